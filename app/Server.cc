@@ -1,0 +1,146 @@
+#include "app/Server.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "infra/StaticFiles.h"
+
+namespace bloomcast {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string randomHex(std::size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  RAND_bytes(buf.data(), static_cast<int>(buf.size()));
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : buf) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+void onSignal(uv_signal_t* handle, int signum) {
+  spdlog::info("signal {}: shutting down", signum);
+  static_cast<Server*>(handle->data)->shutdown();
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)) {}
+
+Server::~Server() {
+  ops_.reset();
+  redis_.reset();
+  http_.reset();
+  shutdown_timer_.reset();
+  if (embedded_redis_) embedded_redis_->stop();
+}
+
+std::expected<void, Error> Server::prepareDataDir() {
+  std::error_code ec;
+  fs::create_directories(config_.data_dir + "/hls", ec);
+  if (ec) return std::unexpected(Error{"data_dir", "cannot create " + config_.data_dir + ": " + ec.message()});
+  if (config_.admin_token.empty()) {
+    // Generated once and kept, so the organizer's bookmark survives restarts. Never logged.
+    std::string path = config_.data_dir + "/admin-token";
+    std::ifstream in(path);
+    if (!(in >> config_.admin_token) || config_.admin_token.size() < 16) {
+      config_.admin_token = randomHex(16);
+      std::ofstream out(path, std::ios::trunc);
+      out << config_.admin_token << "\n";
+      out.close();
+      chmod(path.c_str(), 0600);
+      if (!out) return std::unexpected(Error{"data_dir", "cannot write " + path});
+    }
+    spdlog::info("admin token: see {}", path);
+  }
+  return {};
+}
+
+std::expected<void, Error> Server::startRedis() {
+  std::string url = config_.redis;
+  if (url.empty()) {
+    embedded_redis_ = std::make_unique<EmbeddedRedis>(EmbeddedRedisOptions{config_.data_dir + "/redis"});
+    if (auto r = embedded_redis_->start(); !r) return std::unexpected(r.error());
+    url = embedded_redis_->url();
+  }
+  auto address = parseRedisAddress(url);
+  if (!address) return std::unexpected(address.error());
+  redis_ = std::make_unique<RedisClient>(loop_, *address);
+  return {};
+}
+
+int Server::run() {
+  if (auto r = prepareDataDir(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+  if (auto r = startRedis(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+  redis_->start();
+
+  http_ = std::make_unique<HttpServer>(
+      loop_, metrics_,
+      HttpServerOptions{config_.bind_address, config_.http_port,
+                        static_cast<std::size_t>(config_.max_body_bytes)});
+  ops_ = std::make_unique<OpsRoutes>(loop_, *http_, *redis_, metrics_);
+  serveDirectory(*http_, "/hls/*path", config_.data_dir + "/hls", hlsCacheControl);
+  if (auto r = http_->start(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+
+  signal(SIGPIPE, SIG_IGN);
+  uv_signal_init(loop_.uv(), &sigint_);
+  uv_signal_init(loop_.uv(), &sigterm_);
+  sigint_.data = sigterm_.data = this;
+  uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sigterm_, onSignal, SIGTERM);
+
+  spdlog::info("bloomcast ready: http://127.0.0.1:{}/ (redis {})", http_->port(),
+               redis_->address().describe());
+  if (on_ready) on_ready(*this);
+  loop_.run();
+  ops_.reset();
+  redis_.reset();
+  http_.reset();
+  shutdown_timer_.reset();
+  if (embedded_redis_) embedded_redis_->stop();
+  spdlog::info("bloomcast stopped");
+  return 0;
+}
+
+void Server::shutdown() {
+  loop_.assertInLoopThread();
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  http_->stopAccepting();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_ms);
+  shutdown_timer_ = std::make_unique<Timer>(loop_);
+  shutdown_timer_->start(0, 20, [this, deadline] {
+    bool drained = http_->inFlight() == 0;
+    if (!drained && std::chrono::steady_clock::now() < deadline) return;
+    if (!drained) spdlog::warn("shutdown: {} requests still in flight, closing them", http_->inFlight());
+    shutdown_timer_->stop();
+    finishShutdown();
+  });
+}
+
+void Server::finishShutdown() {
+  redis_->close();
+  http_->destroy();
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  loop_.stop();
+}
+
+}  // namespace bloomcast

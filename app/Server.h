@@ -1,0 +1,61 @@
+#pragma once
+// Server: one bloomcast process — wires the parts together around one EventLoop.
+//
+//   main thread = loop thread: EventLoop (libuv) <- lws HTTP/WS, Redis (hiredis), RTMP (later)
+//   EmbeddedRedis: a child redis-server when no --redis is given
+//
+// Shutdown (SIGINT/SIGTERM): stop accepting, let requests in flight finish (up to
+// shutdown_timeout_ms), close Redis and HTTP, stop the loop, stop the embedded Redis; run()
+// then returns 0.
+// Thread: constructed, run and destroyed on the main thread.
+#include <csignal>
+#include <expected>
+#include <functional>
+#include <memory>
+
+#include "infra/Config.h"
+#include "infra/EmbeddedRedis.h"
+#include "infra/EventLoop.h"
+#include "infra/HttpServer.h"
+#include "infra/Metrics.h"
+#include "infra/OpsRoutes.h"
+#include "infra/RedisClient.h"
+
+namespace bloomcast {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+
+  // Starts everything, runs the loop until shutdown, returns the exit code.
+  int run();
+
+  // Called on the loop thread once the server is listening (demo mode hooks in here).
+  std::function<void(Server&)> on_ready;
+
+  EventLoop& loop() { return loop_; }
+  const Config& config() const { return config_; }
+  int httpPort() const { return http_ ? http_->port() : 0; }
+  // Begins the graceful shutdown (loop thread).
+  void shutdown();
+
+ private:
+  std::expected<void, Error> prepareDataDir();
+  std::expected<void, Error> startRedis();
+  void finishShutdown();
+
+  Config config_;
+  EventLoop loop_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<EmbeddedRedis> embedded_redis_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<OpsRoutes> ops_;
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  std::unique_ptr<Timer> shutdown_timer_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace bloomcast

@@ -1,0 +1,148 @@
+#pragma once
+// HttpServer: HTTP/1.1 on libwebsockets, running on the EventLoop as a foreign libuv loop.
+//
+//   lws callback -> HttpRequest (method, decoded path, query, a few headers, body <= limit)
+//                -> Router -> handler(request, responder)
+//   handler answers now or later: HttpResponder::send() from any later loop iteration (after an
+//   async Redis reply, say); the response is written when the socket is writable, in 64 KiB
+//   slices, so one large answer never stalls the loop. A responder whose client left turns
+//   send() into a no-op.
+//
+// Bodies: Content-Length above max_body_bytes -> 413 before reading; a body that grows past the
+// limit while arriving -> 413; a chunked body -> 411 (every API client sends Content-Length, and
+// refusing chunked bodies closes a request-smuggling door); Content-Length together with
+// Transfer-Encoding -> 400. Each of these closes the connection.
+//
+// Thread: loop thread only. Owned by app/, which registers routes before start().
+#include <libwebsockets.h>
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "infra/Error.h"
+#include "infra/EventLoop.h"
+#include "infra/Metrics.h"
+#include "infra/Router.h"
+
+namespace bloomcast {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded, without the query
+  std::map<std::string, std::string> query;
+  PathParams params;   // from the route pattern
+  std::string body;
+  std::string authorization;  // raw Authorization header
+  std::string content_type;
+  std::string remote_ip;
+
+  // The token of "Authorization: Bearer TOKEN", or "".
+  std::string bearerToken() const;
+  std::string queryOr(const std::string& name, std::string fallback = "") const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string file_path;  // when set: send this file instead of body
+
+  static HttpResponse json(int status, const nlohmann::json& value);
+  // {"error":code,"message":message}
+  static HttpResponse error(int status, std::string_view code, std::string_view message);
+  static HttpResponse text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static HttpResponse file(std::string path, std::string content_type, std::string cache_control);
+};
+
+class HttpServer;
+struct HttpExchange;
+
+// The handle a handler completes its request with. Copyable; loop thread only.
+class HttpResponder {
+ public:
+  explicit HttpResponder(std::shared_ptr<HttpExchange> exchange) : exchange_(std::move(exchange)) {}
+  // Sends the response once; later calls and calls after the client left do nothing.
+  void send(HttpResponse response) const;
+  // False once the client has gone or a response was sent.
+  bool pending() const;
+
+ private:
+  std::shared_ptr<HttpExchange> exchange_;
+};
+
+using HttpHandler = std::function<void(HttpRequest& request, HttpResponder responder)>;
+
+struct HttpServerOptions {
+  std::string bind_address = "0.0.0.0";
+  int port = 8080;  // 0 = any free port
+  std::size_t max_body_bytes = 16 * 1024;
+  int header_timeout_s = 10;
+  int keepalive_timeout_s = 30;
+};
+
+class HttpServer {
+ public:
+  HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOptions options);
+  ~HttpServer();
+
+  void route(std::string method, std::string_view pattern, HttpHandler handler);
+
+  // Creates the lws context on the loop (call on the loop thread, or before run()).
+  std::expected<void, Error> start();
+  int port() const { return bound_port_; }
+
+  // Graceful shutdown, step 1: close the listening socket; requests in flight go on.
+  void stopAccepting();
+  std::size_t inFlight() const { return in_flight_; }
+  // Step 2: closes every connection and releases lws; its handles close on the next loop turns.
+  void destroy();
+
+  lws_context* context() { return context_; }
+
+  // Internal: the lws protocol callback.
+  static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+
+ private:
+  friend struct HttpExchange;
+  friend class HttpResponder;
+  int onHttp(lws* wsi, void* pss, const char* uri);
+  int onBody(lws* wsi, void* pss, const void* in, size_t len);
+  int onBodyComplete(lws* wsi, void* pss);
+  int onWriteable(lws* wsi, void* pss);
+  int finishTransaction(lws* wsi, void* pss);
+  void onClosed(void* pss);
+  void dispatch(const std::shared_ptr<HttpExchange>& ex);
+  void respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpResponse response);
+  void completed(HttpExchange& ex);
+
+  EventLoop& loop_;
+  MetricsRegistry& metrics_;
+  HttpServerOptions options_;
+  Router<HttpHandler> router_;
+  lws_context* context_ = nullptr;
+  lws_vhost* vhost_ = nullptr;
+  std::vector<lws_protocols> protocols_;
+  int bound_port_ = 0;
+  std::size_t in_flight_ = 0;
+  std::shared_ptr<Histogram> latency_;
+  std::map<int, std::shared_ptr<Counter>> responses_by_status_;
+};
+
+// Resolves `relative` (a decoded URL path below a mount) inside `root`. Refuses "..", ".",
+// backslashes, NUL and anything that resolves (through symlinks) outside root.
+std::optional<std::string> safeJoin(const std::string& root, std::string_view relative);
+
+// Content type by file extension (html, js, css, json, m3u8, m4s, mp4, ts, png, svg, ...).
+std::string contentTypeFor(std::string_view path);
+
+}  // namespace bloomcast

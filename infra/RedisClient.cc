@@ -1,0 +1,416 @@
+#include "infra/RedisClient.h"
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+namespace bloomcast {
+namespace {
+
+Error unavailable(const std::string& why) { return Error{"store_unavailable", "redis: " + why}; }
+
+std::string sha1Hex(const std::string& text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- RedisReply / RedisAddress ----------------------------------------------------------------
+
+RedisReply RedisReply::fromHiredis(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = Type::String; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.type = Type::Status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.type = Type::Error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: out.type = Type::Integer; out.integer = r->integer; break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Type::Array;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(fromHiredis(r->element[i]));
+      break;
+    default: out.type = Type::Nil; break;
+  }
+  return out;
+}
+
+std::string RedisAddress::describe() const {
+  return unix_path.empty() ? "redis://" + host + ":" + std::to_string(port) : "unix:" + unix_path;
+}
+
+std::expected<RedisAddress, Error> parseRedisAddress(std::string_view url) {
+  RedisAddress a;
+  auto bad = [&](std::string why) {
+    return std::unexpected(Error{"bad_config", "redis address '" + std::string(url) + "': " + why});
+  };
+  if (url.starts_with("unix://")) url.remove_prefix(7), a.unix_path = std::string(url);
+  else if (url.starts_with("unix:")) url.remove_prefix(5), a.unix_path = std::string(url);
+  else if (url.starts_with("redis://")) {
+    std::string_view rest = url.substr(8);
+    if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+      if (rest.substr(slash) != "/" && rest.substr(slash) != "/0") return bad("only database 0 is supported");
+      rest = rest.substr(0, slash);
+    }
+    auto colon = rest.rfind(':');
+    a.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      auto p = rest.substr(colon + 1);
+      auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), a.port);
+      if (ec != std::errc() || ptr != p.data() + p.size() || a.port <= 0 || a.port > 65535)
+        return bad("bad port");
+    }
+    if (a.host.empty()) return bad("missing host");
+    return a;
+  } else {
+    return bad("expected redis://HOST:PORT or unix:PATH");
+  }
+  if (a.unix_path.empty()) return bad("missing socket path");
+  return a;
+}
+
+// ---- RedisConnection --------------------------------------------------------------------------
+
+RedisConnection::RedisConnection(EventLoop& loop, RedisAddress address, RedisOptions options,
+                                 std::string name)
+    : loop_(loop),
+      address_(std::move(address)),
+      options_(options),
+      name_(std::move(name)),
+      backoff_ms_(options.backoff_min_ms),
+      redial_timer_(loop),
+      connect_timer_(loop),
+      timeout_timer_(loop) {}
+
+RedisConnection::~RedisConnection() { close(); }
+
+void RedisConnection::start() {
+  loop_.assertInLoopThread();
+  closing_ = false;
+  if (!ctx_) dial();
+}
+
+void RedisConnection::close() {
+  closing_ = true;
+  redial_timer_.stop();
+  connect_timer_.stop();
+  timeout_timer_.stop();
+  if (ctx_) {
+    redisAsyncContext* c = ctx_;
+    ctx_ = nullptr;
+    connected_ = false;
+    redisAsyncFree(c);
+  }
+  failAll("connection closed");
+}
+
+void RedisConnection::dial() {
+  ctx_ = address_.unix_path.empty() ? redisAsyncConnect(address_.host.c_str(), address_.port)
+                                    : redisAsyncConnectUnix(address_.unix_path.c_str());
+  if (!ctx_ || ctx_->err) {
+    if (ctx_) {
+      spdlog::debug("{}: connect to {} failed: {}", name_, address_.describe(), ctx_->errstr);
+      redisAsyncFree(ctx_);
+    }
+    ctx_ = nullptr;
+    scheduleRedial();
+    return;
+  }
+  ctx_->data = this;
+  redisLibuvAttach(ctx_, loop_.uv());
+  redisAsyncSetConnectCallback(ctx_, &RedisConnection::onConnect);
+  redisAsyncSetDisconnectCallback(ctx_, &RedisConnection::onDisconnect);
+  connect_timer_.start(options_.connect_timeout_ms, 0, [this] {
+    if (connected_ || !ctx_) return;
+    redisAsyncContext* c = ctx_;
+    ctx_ = nullptr;
+    redisAsyncFree(c);
+    spdlog::warn("{}: connect to {} timed out", name_, address_.describe());
+    scheduleRedial();
+  });
+}
+
+void RedisConnection::scheduleRedial() {
+  if (closing_) return;
+  uint64_t wait_ms = backoff_ms_;
+  backoff_ms_ = std::min(backoff_ms_ * 2, options_.backoff_max_ms);
+  redial_timer_.start(wait_ms, 0, [this] {
+    ++reconnects_;
+    if (!closing_ && !ctx_) dial();
+  });
+}
+
+void RedisConnection::onConnect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (self->ctx_ != ac) return;
+  self->connect_timer_.stop();
+  if (status != REDIS_OK) {
+    // hiredis frees the context after this callback.
+    spdlog::debug("{}: connect to {} failed: {}", self->name_, self->address_.describe(), ac->errstr);
+    self->ctx_ = nullptr;
+    self->scheduleRedial();
+    return;
+  }
+  self->connected_ = true;
+  self->backoff_ms_ = self->options_.backoff_min_ms;
+  spdlog::info("{}: connected to {}", self->name_, self->address_.describe());
+  if (self->on_connect) self->on_connect();
+}
+
+void RedisConnection::onDisconnect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (self->ctx_ != ac) return;  // we dropped it ourselves
+  self->ctx_ = nullptr;          // hiredis frees it after this callback
+  self->lost(status == REDIS_OK ? "connection closed" : std::string("connection lost: ") + ac->errstr);
+}
+
+void RedisConnection::lost(const std::string& why) {
+  bool was_connected = connected_;
+  connected_ = false;
+  failAll(why);  // first, so that callers learn the real cause, not "connection lost"
+  if (ctx_) {
+    redisAsyncContext* c = ctx_;
+    ctx_ = nullptr;
+    redisAsyncFree(c);
+  }
+  if (was_connected) {
+    spdlog::warn("{}: {} ({})", name_, why, address_.describe());
+    if (on_disconnect) on_disconnect();
+  }
+  scheduleRedial();
+}
+
+void RedisConnection::failAll(const std::string& why) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  deadlines_.clear();
+  for (auto& [id, p] : pending) {
+    if (p.cb) p.cb(std::unexpected(unavailable(why)));
+  }
+}
+
+void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(privdata));
+  auto it = self->pending_.find(id);
+  if (it == self->pending_.end()) return;  // already failed (timeout or lost)
+  Pending p = std::move(it->second);
+  self->pending_.erase(it);
+  if (!p.cb) return;
+  if (reply) p.cb(RedisReply::fromHiredis(static_cast<redisReply*>(reply)));
+  else p.cb(std::unexpected(unavailable("connection lost")));
+}
+
+void RedisConnection::onPush(redisAsyncContext* ac, void* reply, void*) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (reply && self->on_push) self->on_push(static_cast<redisReply*>(reply));
+}
+
+void RedisConnection::command(const std::vector<std::string>& args, RedisCallback cb,
+                              uint64_t timeout_ms) {
+  loop_.assertInLoopThread();
+  if (!connected_ || !ctx_) {
+    if (cb) cb(std::unexpected(unavailable("not connected to " + address_.describe())));
+    return;
+  }
+  if (pending_.size() >= options_.max_pending) {
+    if (cb) cb(std::unexpected(unavailable("too many commands in flight")));
+    return;
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  uint64_t id = next_id_++;
+  if (redisAsyncCommandArgv(ctx_, &RedisConnection::onReply, reinterpret_cast<void*>(uintptr_t(id)),
+                            static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+    if (cb) cb(std::unexpected(unavailable("cannot send command")));
+    return;
+  }
+  uint64_t deadline = uv_now(loop_.uv()) + (timeout_ms ? timeout_ms : options_.command_timeout_ms);
+  pending_.emplace(id, Pending{std::move(cb), deadline});
+  deadlines_.emplace_back(deadline, id);
+  if (!timeout_timer_.active()) timeout_timer_.start(20, 20, [this] { checkTimeouts(); });
+}
+
+bool RedisConnection::pushCommand(const std::vector<std::string>& args) {
+  if (!connected_ || !ctx_) return false;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return redisAsyncCommandArgv(ctx_, &RedisConnection::onPush, this, static_cast<int>(argv.size()),
+                               argv.data(), lens.data()) == REDIS_OK;
+}
+
+// Redis answers in order, so one overdue command means every later one is stuck behind it:
+// the connection is dropped and every pending command fails.
+void RedisConnection::checkTimeouts() {
+  uint64_t now = uv_now(loop_.uv());
+  while (!deadlines_.empty()) {
+    auto [deadline, id] = deadlines_.front();
+    if (!pending_.contains(id)) {
+      deadlines_.pop_front();
+      continue;
+    }
+    if (deadline > now) {
+      // A command with a shorter timeout may sit behind; scan the few oldest.
+      bool overdue = false;
+      std::size_t n = 0;
+      for (auto& [d, i] : deadlines_) {
+        if (++n > 64) break;
+        if (d <= now && pending_.contains(i)) overdue = true;
+      }
+      if (!overdue) break;
+    }
+    lost("command timed out");
+    return;
+  }
+  if (pending_.empty()) timeout_timer_.stop();
+}
+
+// ---- RedisClient ------------------------------------------------------------------------------
+
+RedisClient::RedisClient(EventLoop& loop, RedisAddress address, RedisOptions options)
+    : loop_(loop),
+      address_(address),
+      commands_(loop, address, options, "redis"),
+      subscriber_(loop, address, options, "redis-sub") {
+  commands_.on_connect = [this] {
+    loadScripts();
+    if (on_connect) on_connect();
+  };
+  subscriber_.on_push = [this](const redisReply* r) { onSubscriberPush(r); };
+  subscriber_.on_connect = [this] {
+    // Restore every subscription, a bounded number of channels per command.
+    std::vector<std::string> args{"SUBSCRIBE"};
+    for (const auto& [channel, handler] : channels_) {
+      args.push_back(channel);
+      if (args.size() > 512) {
+        subscriber_.pushCommand(args);
+        args.resize(1);
+      }
+    }
+    if (args.size() > 1) subscriber_.pushCommand(args);
+  };
+}
+
+RedisClient::~RedisClient() { close(); }
+
+void RedisClient::start() {
+  commands_.start();
+  if (!channels_.empty()) {
+    subscriber_started_ = true;
+    subscriber_.start();
+  }
+}
+
+void RedisClient::close() {
+  commands_.close();
+  subscriber_.close();
+  subscriber_started_ = false;
+}
+
+void RedisClient::command(const std::vector<std::string>& args, RedisCallback cb,
+                          uint64_t timeout_ms) {
+  commands_.command(args, std::move(cb), timeout_ms);
+}
+
+std::string RedisClient::registerScript(const std::string& name, const std::string& source) {
+  Script s{source, sha1Hex(source)};
+  scripts_[name] = s;
+  if (commands_.connected()) {
+    commands_.command({"SCRIPT", "LOAD", source}, [name](RedisResult r) {
+      if (!r || r->isError())
+        spdlog::error("redis: loading script {} failed: {}", name, r ? r->str : r.error().message);
+    });
+  }
+  return s.sha1;
+}
+
+void RedisClient::loadScripts() {
+  for (const auto& [name, script] : scripts_) {
+    commands_.command({"SCRIPT", "LOAD", script.source}, [name](RedisResult r) {
+      if (!r || r->isError())
+        spdlog::error("redis: loading script {} failed: {}", name, r ? r->str : r.error().message);
+    });
+  }
+}
+
+void RedisClient::evalScript(const std::string& name, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args, RedisCallback cb) {
+  auto it = scripts_.find(name);
+  if (it == scripts_.end()) {
+    cb(std::unexpected(Error{"internal", "redis: unknown script " + name}));
+    return;
+  }
+  auto argv = std::make_shared<std::vector<std::string>>();
+  argv->reserve(3 + keys.size() + args.size());
+  argv->push_back("EVALSHA");
+  argv->push_back(it->second.sha1);
+  argv->push_back(std::to_string(keys.size()));
+  argv->insert(argv->end(), keys.begin(), keys.end());
+  argv->insert(argv->end(), args.begin(), args.end());
+  commands_.command(*argv, [this, name, argv, cb = std::move(cb)](RedisResult r) mutable {
+    if (r && r->isError() && r->str.starts_with("NOSCRIPT")) {
+      // The server lost its script cache (restart or SCRIPT FLUSH): load, then retry once. Both
+      // go on the same connection, so the load runs first.
+      spdlog::info("redis: script {} missing on server, reloading", name);
+      commands_.command({"SCRIPT", "LOAD", scripts_.at(name).source}, {});
+      commands_.command(*argv, std::move(cb));
+      return;
+    }
+    cb(std::move(r));
+  });
+}
+
+void RedisClient::subscribe(const std::string& channel, MessageHandler handler) {
+  bool is_new = !channels_.contains(channel);
+  channels_[channel] = std::move(handler);
+  if (!subscriber_started_) {
+    subscriber_started_ = true;
+    subscriber_.start();  // its on_connect subscribes to everything
+    return;
+  }
+  if (is_new) subscriber_.pushCommand({"SUBSCRIBE", channel});
+}
+
+void RedisClient::unsubscribe(const std::string& channel) {
+  if (channels_.erase(channel)) subscriber_.pushCommand({"UNSUBSCRIBE", channel});
+}
+
+void RedisClient::publish(const std::string& channel, const std::string& payload,
+                          RedisCallback cb) {
+  commands_.command({"PUBLISH", channel, payload}, std::move(cb));
+}
+
+void RedisClient::onSubscriberPush(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
+  const redisReply* kind = r->element[0];
+  if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message") return;
+  std::string channel(r->element[1]->str, r->element[1]->len);
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  std::string payload(r->element[2]->str, r->element[2]->len);
+  // Copy: the handler may unsubscribe itself.
+  auto handler = it->second;
+  handler(channel, payload);
+}
+
+}  // namespace bloomcast

@@ -1,0 +1,178 @@
+#pragma once
+// RedisClient: the one way bloomcast talks to Redis — hiredis async on the loop thread.
+//
+//   RedisClient
+//     +- commands_   RedisConnection  request/reply; pipelined: every command issued in one loop
+//     |                               iteration leaves in one write
+//     +- subscriber_ RedisConnection  SUBSCRIBE mode; channels restored after a reconnect
+//     +- scripts_    Lua sources by name; SCRIPT LOADed on every (re)connect, called with
+//                    EVALSHA, reloaded on NOSCRIPT
+//
+// Failure model: while a connection is down, commands fail at once with "store_unavailable"
+// (no queue builds up); a command not answered within its timeout fails with
+// "store_unavailable" and the connection is dropped and re-dialled, since a reply that late
+// means the link is stuck. Reconnects back off from 50 ms to 2 s. A reply that arrives after its
+// command failed is discarded. So a caller may see a failure for a command that Redis did run:
+// writes that must not run twice carry an idempotency key.
+//
+// Thread: loop thread only. Callbacks run on the loop thread, possibly before command() returns
+// (when failing fast). Owned by app/.
+#include <hiredis/hiredis.h>
+
+#include <cstdint>
+#include <deque>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "infra/Error.h"
+#include "infra/EventLoop.h"
+
+struct redisAsyncContext;
+
+namespace bloomcast {
+
+// A Redis reply copied out of hiredis. An error reply (e.g. a script's redis.error_reply) is a
+// reply, not a transport failure.
+struct RedisReply {
+  enum class Type { String, Array, Integer, Nil, Status, Error };
+  Type type = Type::Nil;
+  std::string str;  // String, Status, Error
+  long long integer = 0;
+  std::vector<RedisReply> elements;
+
+  bool isError() const { return type == Type::Error; }
+  bool isNil() const { return type == Type::Nil; }
+  static RedisReply fromHiredis(const redisReply* r);
+};
+
+using RedisResult = std::expected<RedisReply, Error>;
+using RedisCallback = std::function<void(RedisResult)>;
+
+// "redis://HOST[:PORT]" or "unix:PATH".
+struct RedisAddress {
+  std::string host;
+  int port = 6379;
+  std::string unix_path;
+  std::string describe() const;
+};
+std::expected<RedisAddress, Error> parseRedisAddress(std::string_view url);
+
+struct RedisOptions {
+  uint64_t connect_timeout_ms = 1000;
+  uint64_t command_timeout_ms = 2000;
+  std::size_t max_pending = 200000;  // commands in flight on one connection
+  uint64_t backoff_min_ms = 50;
+  uint64_t backoff_max_ms = 2000;
+};
+
+// One hiredis async connection that redials by itself. Used through RedisClient.
+class RedisConnection {
+ public:
+  RedisConnection(EventLoop& loop, RedisAddress address, RedisOptions options, std::string name);
+  ~RedisConnection();
+
+  void start();
+  // Stops redialling and drops the connection; pending commands fail.
+  void close();
+  bool connected() const { return connected_; }
+
+  // Sends a command; `cb` gets the reply or an error. timeout_ms 0 = the default.
+  void command(const std::vector<std::string>& args, RedisCallback cb, uint64_t timeout_ms = 0);
+
+  // Subscriber mode: SUBSCRIBE/UNSUBSCRIBE whose replies (and later messages) go to on_push.
+  bool pushCommand(const std::vector<std::string>& args);
+
+  std::function<void()> on_connect;
+  std::function<void()> on_disconnect;
+  std::function<void(const redisReply*)> on_push;
+
+  std::size_t pending() const { return pending_.size(); }
+  uint64_t reconnects() const { return reconnects_; }
+
+ private:
+  struct Pending {
+    RedisCallback cb;
+    uint64_t deadline_ms;
+  };
+  static void onConnect(const redisAsyncContext* ac, int status);
+  static void onDisconnect(const redisAsyncContext* ac, int status);
+  static void onReply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void onPush(redisAsyncContext* ac, void* reply, void* privdata);
+
+  void dial();
+  void scheduleRedial();
+  void lost(const std::string& why);
+  void failAll(const std::string& why);
+  void checkTimeouts();
+
+  EventLoop& loop_;
+  RedisAddress address_;
+  RedisOptions options_;
+  std::string name_;
+  redisAsyncContext* ctx_ = nullptr;
+  bool connected_ = false;
+  bool closing_ = false;
+  uint64_t backoff_ms_;
+  uint64_t reconnects_ = 0;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::deque<std::pair<uint64_t, uint64_t>> deadlines_;  // (deadline_ms, id), in send order
+  Timer redial_timer_;
+  Timer connect_timer_;
+  Timer timeout_timer_;
+};
+
+class RedisClient {
+ public:
+  using MessageHandler = std::function<void(const std::string& channel, const std::string& payload)>;
+
+  RedisClient(EventLoop& loop, RedisAddress address, RedisOptions options = {});
+  ~RedisClient();
+
+  void start();
+  void close();
+  bool connected() const { return commands_.connected(); }
+  const RedisAddress& address() const { return address_; }
+
+  void command(const std::vector<std::string>& args, RedisCallback cb, uint64_t timeout_ms = 0);
+
+  // Registers a Lua script under `name` (before or after start()); returns its SHA1.
+  std::string registerScript(const std::string& name, const std::string& source);
+  // EVALSHA of a registered script; on NOSCRIPT loads it and retries once.
+  void evalScript(const std::string& name, const std::vector<std::string>& keys,
+                  const std::vector<std::string>& args, RedisCallback cb);
+
+  // One handler per channel; kept across reconnects until unsubscribe().
+  void subscribe(const std::string& channel, MessageHandler handler);
+  void unsubscribe(const std::string& channel);
+  void publish(const std::string& channel, const std::string& payload, RedisCallback cb = {});
+
+  // Called after each (re)connect of the command connection, once scripts are loading.
+  std::function<void()> on_connect;
+
+  std::size_t pendingCommands() const { return commands_.pending(); }
+  uint64_t reconnects() const { return commands_.reconnects(); }
+
+ private:
+  struct Script {
+    std::string source;
+    std::string sha1;
+  };
+  void loadScripts();
+  void onSubscriberPush(const redisReply* reply);
+
+  EventLoop& loop_;
+  RedisAddress address_;
+  RedisConnection commands_;
+  RedisConnection subscriber_;
+  bool subscriber_started_ = false;
+  std::map<std::string, Script> scripts_;
+  std::map<std::string, MessageHandler> channels_;
+};
+
+}  // namespace bloomcast

@@ -1,0 +1,96 @@
+#pragma once
+// Router: maps (method, path) to a handler, with path parameters.
+//
+// Patterns are split on '/': a segment ":name" matches one non-empty segment and binds it; a
+// final segment "*name" matches the rest of the path (possibly empty) and binds it. Routes are
+// tried in the order added. A path that matches some route but not under this method yields
+// MethodNotAllowed with the methods that would match (for the Allow header); none -> NotFound.
+// HEAD is answered by GET routes.
+//
+// Pure: no I/O. Thread: built before serving, then read-only.
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace bloomcast {
+
+using PathParams = std::map<std::string, std::string>;
+
+template <class Handler>
+class Router {
+ public:
+  struct Match {
+    const Handler* handler;
+    PathParams params;
+  };
+  struct NotFound {};
+  struct MethodNotAllowed {
+    std::vector<std::string> allowed;
+  };
+  using Result = std::variant<Match, NotFound, MethodNotAllowed>;
+
+  void add(std::string method, std::string_view pattern, Handler handler) {
+    routes_.push_back(Route{std::move(method), split(pattern), std::move(handler)});
+  }
+
+  Result match(std::string_view method, std::string_view path) const {
+    auto segments = split(path);
+    std::vector<std::string> allowed;
+    for (const auto& route : routes_) {
+      PathParams params;
+      if (!matchSegments(route.segments, segments, params)) continue;
+      if (route.method == method || (method == "HEAD" && route.method == "GET"))
+        return Match{&route.handler, std::move(params)};
+      allowed.push_back(route.method);
+    }
+    if (allowed.empty()) return NotFound{};
+    return MethodNotAllowed{std::move(allowed)};
+  }
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+
+  static std::vector<std::string> split(std::string_view path) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+      if (path[i] == '/') {
+        ++i;
+        continue;
+      }
+      std::size_t j = path.find('/', i);
+      if (j == std::string_view::npos) j = path.size();
+      out.emplace_back(path.substr(i, j - i));
+      i = j;
+    }
+    return out;
+  }
+
+  static bool matchSegments(const std::vector<std::string>& pattern,
+                            const std::vector<std::string>& path, PathParams& params) {
+    std::size_t i = 0;
+    for (; i < pattern.size(); ++i) {
+      const std::string& p = pattern[i];
+      if (!p.empty() && p[0] == '*') {
+        std::string rest;
+        for (std::size_t k = i; k < path.size(); ++k) rest += (k > i ? "/" : "") + path[k];
+        params[p.substr(1)] = rest;
+        return true;
+      }
+      if (i >= path.size()) return false;
+      if (!p.empty() && p[0] == ':') params[p.substr(1)] = path[i];
+      else if (p != path[i]) return false;
+    }
+    return i == path.size();
+  }
+
+  std::vector<Route> routes_;
+};
+
+}  // namespace bloomcast

@@ -1,0 +1,219 @@
+// HttpServer on libwebsockets with a real HTTP client (libcurl): routing, bodies and their
+// limit, answers completed later, static files, and the first step of a graceful shutdown.
+#include "infra/HttpServer.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "LoopThread.h"
+#include "TestSupport.h"
+#include "infra/StaticFiles.h"
+
+namespace bloomcast {
+namespace {
+
+using test::http;
+using test::LoopThread;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.path() + "/hls/s1");
+    std::ofstream(dir_.path() + "/hls/s1/index.m3u8") << "#EXTM3U\n";
+    std::ofstream(dir_.path() + "/hls/s1/seg_0.m4s") << std::string(100000, 'x');
+    std::ofstream(dir_.path() + "/secret.txt") << "top secret";
+    lt_.sync([&] {
+      server_ = std::make_unique<HttpServer>(lt_.loop(), metrics_,
+                                             HttpServerOptions{"127.0.0.1", 0, 1024});
+      server_->route("GET", "/api/streams/:id", [](HttpRequest& req, HttpResponder r) {
+        r.send(HttpResponse::json(200, {{"id", req.params["id"]}, {"q", req.queryOr("q")}}));
+      });
+      server_->route("POST", "/api/echo", [](HttpRequest& req, HttpResponder r) {
+        r.send(HttpResponse::json(201, {{"body", req.body}, {"auth", req.bearerToken()}}));
+      });
+      server_->route("GET", "/big", [](HttpRequest&, HttpResponder r) {
+        r.send(HttpResponse::text(200, std::string(1 << 20, 'b')));
+      });
+      server_->route("GET", "/later", [this](HttpRequest&, HttpResponder r) {
+        deferred_.push_back(r);
+        later_arrived_.set_value();
+      });
+      serveDirectory(*server_, "/hls/*path", dir_.path() + "/hls", hlsCacheControl);
+      ASSERT_TRUE(server_->start().has_value());
+      base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    });
+  }
+  void TearDown() override {
+    lt_.sync([&] {
+      deferred_.clear();
+      server_.reset();
+    });
+  }
+
+  test::TempDir dir_;
+  LoopThread lt_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<HttpResponder> deferred_;
+  std::promise<void> later_arrived_;
+  std::string base_;
+};
+
+TEST_F(HttpServerTest, RoutesWithParamsAndQuery) {
+  auto r = http("GET", base_ + "/api/streams/s7?q=a%20b");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["id"], "s7");
+  EXPECT_EQ(body["q"], "a b");
+}
+
+TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  auto missing = http("GET", base_ + "/api/nothing");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(missing.body)["error"], "not_found");
+  auto wrong = http("DELETE", base_ + "/api/echo");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.headers["allow"], "POST");
+  EXPECT_EQ(nlohmann::json::parse(wrong.body)["error"], "method_not_allowed");
+}
+
+TEST_F(HttpServerTest, PostBodyAndBearerTokenReachTheHandler) {
+  auto r = http("POST", base_ + "/api/echo", R"({"x":1})",
+                {"Content-Type: application/json", "Authorization: Bearer t0k"});
+  ASSERT_EQ(r.status, 201);
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["body"], R"({"x":1})");
+  EXPECT_EQ(body["auth"], "t0k");
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitIs413) {
+  auto declared = http("POST", base_ + "/api/echo", std::string(1025, 'a'));
+  EXPECT_EQ(declared.status, 413);
+  EXPECT_EQ(nlohmann::json::parse(declared.body)["error"], "payload_too_large");
+  auto at_limit = http("POST", base_ + "/api/echo", std::string(1024, 'a'));
+  EXPECT_EQ(at_limit.status, 201);
+}
+
+TEST_F(HttpServerTest, ChunkedRequestBodiesAreRefusedWithLengthRequired) {
+  // Every API client sends Content-Length; refusing chunked bodies removes a smuggling vector.
+  auto r = http("POST", base_ + "/api/echo", "tiny", {"Transfer-Encoding: chunked"});
+  EXPECT_EQ(r.status, 411);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"], "length_required");
+  EXPECT_EQ(http("GET", base_ + "/api/streams/1").status, 200);
+}
+
+TEST_F(HttpServerTest, ContentLengthWithTransferEncodingIsRefused) {
+  // curl would not send both, so speak HTTP by hand.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req =
+      "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n";
+  ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  ASSERT_GT(n, 0);
+  EXPECT_TRUE(std::string(buf, static_cast<size_t>(n)).starts_with("HTTP/1.1 400"));
+}
+
+TEST_F(HttpServerTest, AResponseMayBeCompletedLater) {
+  auto fut = std::async(std::launch::async, [&] { return http("GET", base_ + "/later"); });
+  later_arrived_.get_future().wait();
+  lt_.sync([&] { deferred_.back().send(HttpResponse::json(202, {{"done", true}})); });
+  auto r = fut.get();
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["done"], true);
+}
+
+TEST_F(HttpServerTest, AnsweringAClientThatLeftDoesNothing) {
+  auto r = http("GET", base_ + "/later", "", {}, 200);  // gives up after 200 ms
+  EXPECT_EQ(r.status, 0);
+  later_arrived_.get_future().wait();
+  lt_.sync([&] { deferred_.back().send(HttpResponse::json(200, {})); });
+  EXPECT_EQ(http("GET", base_ + "/api/streams/1").status, 200) << "server still serving";
+  EXPECT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return server_->inFlight(); }) == 0; }));
+  EXPECT_FALSE(lt_.sync([&] { return deferred_.back().pending(); }));
+}
+
+TEST_F(HttpServerTest, LargeResponsesArriveWhole) {
+  auto r = http("GET", base_ + "/big");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), 1u << 20);
+  EXPECT_EQ(r.body.find_first_not_of('b'), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ServesHlsFilesWithTypesAndCacheHeaders) {
+  auto playlist = http("GET", base_ + "/hls/s1/index.m3u8");
+  ASSERT_EQ(playlist.status, 200);
+  EXPECT_EQ(playlist.body, "#EXTM3U\n");
+  EXPECT_EQ(playlist.headers["content-type"], "application/vnd.apple.mpegurl");
+  EXPECT_EQ(playlist.headers["cache-control"], "no-cache");
+  auto segment = http("GET", base_ + "/hls/s1/seg_0.m4s");
+  ASSERT_EQ(segment.status, 200);
+  EXPECT_EQ(segment.body.size(), 100000u);
+  EXPECT_EQ(segment.headers["content-type"], "video/iso.segment");
+  EXPECT_NE(segment.headers["cache-control"].find("max-age"), std::string::npos);
+  EXPECT_EQ(http("GET", base_ + "/hls/s1/missing.m4s").status, 404);
+  EXPECT_EQ(http("GET", base_ + "/hls/s1").status, 404) << "a directory is not a file";
+}
+
+TEST_F(HttpServerTest, PathTraversalNeverLeavesTheMount) {
+  for (std::string path : {"/hls/../secret.txt", "/hls/%2e%2e/secret.txt", "/hls/s1/../../secret.txt",
+                           "/hls/%2E%2E%2Fsecret.txt", "/hls/..%2fsecret.txt"}) {
+    CURL* curl = curl_easy_init();
+    std::string body;
+    curl_easy_setopt(curl, CURLOPT_URL, (base_ + path).c_str());
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+                     +[](char* d, size_t s, size_t n, void* u) {
+                       static_cast<std::string*>(u)->append(d, s * n);
+                       return s * n;
+                     });
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    EXPECT_EQ(body.find("top secret"), std::string::npos) << path;
+    EXPECT_NE(status, 200) << path;
+  }
+}
+
+TEST_F(HttpServerTest, StopAcceptingLetsRequestsInFlightFinish) {
+  auto fut = std::async(std::launch::async, [&] { return http("GET", base_ + "/later"); });
+  later_arrived_.get_future().wait();
+  lt_.sync([&] { server_->stopAccepting(); });
+  EXPECT_EQ(http("GET", base_ + "/api/streams/1", "", {}, 1000).status, 0) << "no new connections";
+  EXPECT_EQ(lt_.sync([&] { return server_->inFlight(); }), 1u);
+  lt_.sync([&] { deferred_.back().send(HttpResponse::json(200, {{"finished", true}})); });
+  EXPECT_EQ(fut.get().status, 200);
+}
+
+TEST_F(HttpServerTest, CountsResponsesInMetrics) {
+  http("GET", base_ + "/api/streams/1");
+  http("GET", base_ + "/nope");
+  std::string text = metrics_.render();
+  EXPECT_NE(text.find("bloomcast_http_responses_total{code=\"200\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("bloomcast_http_responses_total{code=\"404\"} 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bloomcast

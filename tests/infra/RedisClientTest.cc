@@ -1,0 +1,176 @@
+// RedisClient against a real redis-server: replies, fail-fast while down, reconnects,
+// subscriptions restored, EVALSHA with reload on NOSCRIPT, and stuck-connection timeouts.
+#include "infra/RedisClient.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+
+#include "LoopThread.h"
+#include "TestSupport.h"
+
+namespace bloomcast {
+namespace {
+
+using test::LoopThread;
+using test::RedisServer;
+using test::waitUntil;
+
+// A RedisClient living on a LoopThread; call() runs one command and waits for its callback.
+struct Client {
+  LoopThread lt;
+  std::unique_ptr<RedisClient> redis;
+
+  Client(const std::string& url, RedisOptions options = {}) {
+    lt.sync([&] {
+      redis = std::make_unique<RedisClient>(lt.loop(), *parseRedisAddress(url), options);
+      redis->start();
+    });
+  }
+  ~Client() {
+    lt.sync([&] { redis.reset(); });
+  }
+  RedisResult call(std::vector<std::string> args) {
+    std::promise<RedisResult> p;
+    lt.sync([&] { redis->command(args, [&](RedisResult r) { p.set_value(std::move(r)); }); });
+    return p.get_future().get();
+  }
+  bool connected() {
+    return lt.sync([&] { return redis->connected(); });
+  }
+};
+
+TEST(RedisClient, RunsCommandsAndCopiesReplies) {
+  RedisServer server;
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  auto set = c.call({"SET", "k", std::string("v\0w", 3)});
+  ASSERT_TRUE(set.has_value());
+  EXPECT_EQ(set->type, RedisReply::Type::Status);
+  auto get = c.call({"GET", "k"});
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(get->str, std::string("v\0w", 3));
+  auto incr = c.call({"INCRBY", "n", "5"});
+  EXPECT_EQ(incr->integer, 5);
+  auto list = c.call({"MGET", "k", "missing"});
+  ASSERT_EQ(list->elements.size(), 2u);
+  EXPECT_TRUE(list->elements[1].isNil());
+  auto err = c.call({"INCR", "k"});
+  ASSERT_TRUE(err.has_value()) << "an error reply is a reply";
+  EXPECT_TRUE(err->isError());
+}
+
+TEST(RedisClient, WorksOverAUnixSocket) {
+  RedisServer server(RedisServer::Mode::Unix);
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  EXPECT_EQ(c.call({"PING"})->str, "PONG");
+}
+
+TEST(RedisClient, FailsFastWhileRedisIsDownAndRecoversByItself) {
+  RedisServer server;
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  server.kill9();
+  ASSERT_TRUE(waitUntil([&] { return !c.connected(); }));
+
+  auto started = std::chrono::steady_clock::now();
+  auto r = c.call({"PING"});
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, "store_unavailable");
+  EXPECT_LT(took, std::chrono::milliseconds(100)) << "no queueing while down";
+
+  server.start();
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }, std::chrono::seconds(5)));
+  auto after = c.call({"PING"});
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->str, "PONG");
+}
+
+TEST(RedisClient, SubscriptionsAreRestoredAfterAReconnect) {
+  RedisServer server;
+  Client c(server.url());
+  std::mutex mu;
+  std::vector<std::string> got;
+  c.lt.sync([&] {
+    c.redis->subscribe("room:1", [&](const std::string& channel, const std::string& payload) {
+      std::lock_guard lock(mu);
+      got.push_back(channel + "=" + payload);
+    });
+  });
+  auto subscribed = [&] {
+    // PUBLISH answers with the number of receivers.
+    return server.command({"PUBLISH", "room:1", "hello"}) == "1";
+  };
+  ASSERT_TRUE(waitUntil(subscribed));
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return !got.empty(); }));
+  EXPECT_EQ(got.front(), "room:1=hello");
+
+  server.kill9();
+  server.start();
+  ASSERT_TRUE(waitUntil(subscribed, std::chrono::seconds(5))) << "subscription restored";
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return got.size() >= 2; }));
+
+  c.lt.sync([&] { c.redis->unsubscribe("room:1"); });
+  ASSERT_TRUE(waitUntil([&] { return server.command({"PUBLISH", "room:1", "bye"}) == "0"; }));
+}
+
+TEST(RedisClient, ScriptsRunByShaAndReloadAfterScriptFlush) {
+  RedisServer server;
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  std::string sha = c.lt.sync([&] {
+    return c.redis->registerScript("concat", "return KEYS[1] .. ':' .. ARGV[1]");
+  });
+  auto eval = [&] {
+    std::promise<RedisResult> p;
+    c.lt.sync([&] {
+      c.redis->evalScript("concat", {"k"}, {"v"}, [&](RedisResult r) { p.set_value(std::move(r)); });
+    });
+    return p.get_future().get();
+  };
+  ASSERT_TRUE(waitUntil([&] { return server.command({"SCRIPT", "EXISTS", sha}) == "(array 1)"; }));
+  auto first = eval();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->str, "k:v");
+
+  server.command({"SCRIPT", "FLUSH"});
+  auto second = eval();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(second->isError()) << second->str;
+  EXPECT_EQ(second->str, "k:v");
+}
+
+TEST(RedisClient, ACommandStuckPastItsTimeoutFailsAndTheClientRedials) {
+  RedisServer server(RedisServer::Mode::Tcp, {"enable-debug-command yes"});
+  RedisOptions options;
+  options.command_timeout_ms = 200;
+  Client c(server.url(), options);
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  auto started = std::chrono::steady_clock::now();
+  auto r = c.call({"DEBUG", "SLEEP", "1.5"});
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, "store_unavailable");
+  EXPECT_NE(r.error().message.find("timed out"), std::string::npos);
+  EXPECT_LT(took, std::chrono::milliseconds(1000));
+  ASSERT_TRUE(waitUntil([&] { return c.connected() && c.call({"PING"}).has_value(); },
+                        std::chrono::seconds(5)));
+}
+
+TEST(RedisClient, RefusesBadAddresses) {
+  EXPECT_FALSE(parseRedisAddress("http://x").has_value());
+  EXPECT_FALSE(parseRedisAddress("redis://:1").has_value());
+  EXPECT_FALSE(parseRedisAddress("redis://h:99999").has_value());
+  EXPECT_FALSE(parseRedisAddress("unix:").has_value());
+  auto a = parseRedisAddress("redis://127.0.0.1:7000");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->port, 7000);
+  EXPECT_EQ(parseRedisAddress("unix:/tmp/x.sock")->unix_path, "/tmp/x.sock");
+}
+
+}  // namespace
+}  // namespace bloomcast
