@@ -93,6 +93,11 @@ int Server::run() {
       HttpServerOptions{config_.bind_address, config_.http_port,
                         static_cast<std::size_t>(config_.max_body_bytes)});
   ops_ = std::make_unique<OpsRoutes>(loop_, *http_, *redis_, metrics_);
+  orders_ = std::make_unique<orders::OrdersModule>(loop_, *redis_, *http_, metrics_, config_);
+  chat_authority_ = std::make_unique<OrdersChatAuthority>(*orders_, config_.admin_token);
+  chat_ = std::make_unique<chat::ChatService>(
+      loop_, *redis_, *http_, metrics_, *chat_authority_,
+      chat::ChatOptions{.rate_limits = config_.rate_limits});
   serveDirectory(*http_, "/hls/*path", config_.data_dir + "/hls", hlsCacheControl);
   if (auto r = http_->start(); !r) {
     spdlog::error("{}", r.error().message);
@@ -110,6 +115,9 @@ int Server::run() {
                redis_->address().describe());
   if (on_ready) on_ready(*this);
   loop_.run();
+  // Redis was closed by the shutdown, so no reply calls into the parts torn down here.
+  chat_.reset();
+  chat_authority_.reset();
   ops_.reset();
   redis_.reset();
   http_.reset();

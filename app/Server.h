@@ -20,6 +20,9 @@
 #include "infra/Metrics.h"
 #include "infra/OpsRoutes.h"
 #include "infra/RedisClient.h"
+#include "app/Adapters.h"
+#include "chat/ChatService.h"
+#include "orders/OrdersModule.h"
 
 namespace bloomcast {
 
@@ -37,6 +40,8 @@ class Server {
   EventLoop& loop() { return loop_; }
   const Config& config() const { return config_; }
   int httpPort() const { return http_ ? http_->port() : 0; }
+  // The orders part (catalog, sessions, stream keys); null before run() has wired it.
+  orders::OrdersModule* orders() { return orders_.get(); }
   // Begins the graceful shutdown (loop thread).
   void shutdown();
 
@@ -52,6 +57,9 @@ class Server {
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<OpsRoutes> ops_;
+  std::unique_ptr<orders::OrdersModule> orders_;  // destroyed after redis_ is closed
+  std::unique_ptr<OrdersChatAuthority> chat_authority_;
+  std::unique_ptr<chat::ChatService> chat_;
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   std::unique_ptr<Timer> shutdown_timer_;

@@ -70,6 +70,9 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
   else if (key == "max_body_bytes") return setInt(c.max_body_bytes, 1024, 64 << 20);
   else if (key == "shutdown_timeout_ms") return setInt(c.shutdown_timeout_ms, 0, 60000);
   else if (key == "web_dir") c.web_dir = value;
+  else if (key == "order_expiry_s") return setInt(c.order_expiry_s, 1, 7 * 24 * 3600);
+  else if (key == "hls_segment_ms") return setInt(c.hls_segment_ms, 500, 10000);
+  else if (key == "hls_reconnect_window_ms") return setInt(c.hls_reconnect_window_ms, 0, 3600 * 1000);
   else return std::unexpected(Error{"bad_config", "unknown setting"});
   return {};
 }
@@ -86,7 +89,8 @@ const std::vector<std::string>& configKeys() {
   static const std::vector<std::string> keys = {
       "bind",        "http_port",   "rtmp_port",      "data_dir",           "redis",
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
-      "max_body_bytes", "shutdown_timeout_ms", "web_dir"};
+      "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
+      "hls_segment_ms", "hls_reconnect_window_ms"};
   return keys;
 }
 

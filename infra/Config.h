@@ -31,6 +31,9 @@ struct Config {
   int64_t max_body_bytes = 16 * 1024;
   int shutdown_timeout_ms = 4000;
   std::string web_dir;       // built pages; "" = next to the executable (build/web)
+  int64_t order_expiry_s = 900;  // unpaid orders expire (and return their stock) after this
+  int hls_segment_ms = 2000;           // HLS segment target duration
+  int hls_reconnect_window_ms = 30000; // a publisher back within this continues the same playlists
 };
 
 // One layer: setting name (TOML spelling) -> value as text, plus where it came from

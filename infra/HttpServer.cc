@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -22,6 +23,12 @@ struct HttpExchange {
   bool headers_sent = false;
   bool close_after = false;  // the request body was not read: do not reuse the connection
   std::size_t body_offset = 0;
+  // Streamed bodies: the piece waiting to be written, and whether the producer was asked.
+  std::string piece;
+  BodyEnd piece_end = BodyEnd::More;
+  bool piece_ready = false;
+  bool producer_asked = false;
+  bool final_written = false;  // the last chunk is with lws; finish once it has left
   std::chrono::steady_clock::time_point started;
 };
 
@@ -111,6 +118,14 @@ HttpResponse HttpResponse::file(std::string path, std::string content_type,
   return r;
 }
 
+HttpResponse HttpResponse::streamed(int status, std::string content_type, BodyProducer producer) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.producer = std::move(producer);
+  return r;
+}
+
 void HttpResponder::send(HttpResponse response) const {
   auto& ex = *exchange_;
   if (ex.response || !ex.wsi) return;
@@ -174,7 +189,7 @@ std::string contentTypeFor(std::string_view path) {
 // ---- server -----------------------------------------------------------------------------------
 
 HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOptions options)
-    : loop_(loop), metrics_(metrics), options_(std::move(options)) {
+    : loop_(loop), metrics_(metrics), options_(std::move(options)), websockets_(loop, metrics) {
   latency_ = metrics_.histogram("bloomcast_http_request_duration_seconds",
                                 "Time from request to the start of its response",
                                 latencyBucketsSeconds());
@@ -190,7 +205,7 @@ void HttpServer::route(std::string method, std::string_view pattern, HttpHandler
 
 std::expected<void, Error> HttpServer::start() {
   protocols_.clear();
-  protocols_.push_back(lws_protocols{"http", &HttpServer::callback, sizeof(Pss), 0, 0, nullptr, 0});
+  protocols_.push_back(lws_protocols{"http", &HttpServer::callback, sizeof(Pss), 4096, 0, nullptr, 0});
   protocols_.push_back(lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0});
 
   lws_context_creation_info info{};
@@ -210,6 +225,10 @@ std::expected<void, Error> HttpServer::start() {
   vinfo.server_string = "bloomcast";
   vinfo.timeout_secs = static_cast<unsigned int>(options_.header_timeout_s);
   vinfo.keepalive_timeout = options_.keepalive_timeout_s;
+  // WebSocket peers idle for 30 s are pinged; no answer for 70 s and they are dropped, so a phone
+  // that vanished without a FIN does not hold a slot.
+  static const lws_retry_bo_t idle_policy = {nullptr, 0, 0, 30, 70, 0};
+  vinfo.retry_and_idle_policy = &idle_policy;
   vinfo.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   vhost_ = lws_create_vhost(context_, &vinfo);
   if (!vhost_) {
@@ -237,6 +256,12 @@ void HttpServer::destroy() {
 int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* server = static_cast<HttpServer*>(lws_context_user(lws_get_context(wsi)));
   switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+      return server->websockets_.callback(wsi, reason, in, len);
     case LWS_CALLBACK_HTTP:
       return server->onHttp(wsi, user, static_cast<const char*>(in));
     case LWS_CALLBACK_HTTP_BODY:
@@ -399,9 +424,19 @@ int HttpServer::onWriteable(lws* wsi, void* user) {
     unsigned char* start = buf.data() + LWS_PRE;
     unsigned char* p = start;
     unsigned char* end = buf.data() + buf.size() - 1;
+    bool streamed = static_cast<bool>(r.producer);
+    // Without a length lws adds "connection: close"; the chunked framing is ours.
+    if (streamed) ex->close_after = true;
     if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(r.status), r.content_type.c_str(),
-                                    r.body.size(), &p, end))
+                                    streamed ? LWS_ILLEGAL_HTTP_CONTENT_LEN : r.body.size(), &p, end))
       return -1;
+    if (streamed && !head) {
+      static const std::string chunked = "chunked";
+      if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                       reinterpret_cast<const unsigned char*>(chunked.data()),
+                                       static_cast<int>(chunked.size()), &p, end))
+        return -1;
+    }
     for (const auto& [k, v] : r.headers) {
       std::string name = k + ":";
       if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name.c_str()),
@@ -409,7 +444,7 @@ int HttpServer::onWriteable(lws* wsi, void* user) {
                                       static_cast<int>(v.size()), &p, end))
         return -1;
     }
-    if (ex->close_after) {
+    if (ex->close_after && !streamed) {
       static const std::string close = "close";
       if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                        reinterpret_cast<const unsigned char*>(close.data()),
@@ -417,10 +452,12 @@ int HttpServer::onWriteable(lws* wsi, void* user) {
         return -1;
     }
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-    if (r.body.empty() || head) return finishTransaction(wsi, user);
+    if ((r.body.empty() && !streamed) || head) return finishTransaction(wsi, user);
     lws_callback_on_writable(wsi);
     return 0;
   }
+
+  if (r.producer) return writeStreamed(wsi, user, ex);
 
   // Body, one slice per writable callback.
   constexpr std::size_t kSlice = 64 * 1024;
@@ -437,6 +474,54 @@ int HttpServer::onWriteable(lws* wsi, void* user) {
     return 0;
   }
   return finishTransaction(wsi, user);
+}
+
+// One piece of a streamed body per writable callback, as one HTTP/1.1 chunk; the producer is
+// asked for the next piece only once this one is handed to lws.
+int HttpServer::writeStreamed(lws* wsi, void* user, const std::shared_ptr<HttpExchange>& ex) {
+  // lws calls back writable only once what it buffered of a partial send has left, so the
+  // connection is closed after the final chunk, not while part of it still waits.
+  if (ex->final_written) return finishTransaction(wsi, user);
+  if (!ex->piece_ready) {
+    if (ex->producer_asked) return 0;  // the producer has not answered yet
+    ex->producer_asked = true;
+    std::weak_ptr<HttpExchange> weak = ex;
+    BodyWriter writer = [weak](std::string piece, BodyEnd end) {
+      auto e = weak.lock();
+      if (!e || !e->wsi || e->piece_ready || !e->producer_asked) return;
+      e->producer_asked = false;
+      e->piece = std::move(piece);
+      e->piece_end = end;
+      e->piece_ready = true;
+      lws_callback_on_writable(e->wsi);
+    };
+    auto producer = ex->response->producer;  // a copy: the producer may outlive this call
+    producer(std::move(writer));
+    return 0;
+  }
+  ex->piece_ready = false;
+  if (ex->piece_end == BodyEnd::Abort) {
+    spdlog::warn("http: {} {}: streamed body aborted", ex->request.method, ex->request.path);
+    return -1;
+  }
+  bool last = ex->piece_end == BodyEnd::Last;
+  char size_line[24];
+  int size_len = ex->piece.empty() ? 0 : std::snprintf(size_line, sizeof size_line, "%zx\r\n", ex->piece.size());
+  std::string framed;
+  framed.reserve(LWS_PRE + static_cast<std::size_t>(size_len) + ex->piece.size() + 7);
+  framed.append(LWS_PRE, '\0');
+  framed.append(size_line, static_cast<std::size_t>(size_len));
+  framed.append(ex->piece);
+  if (size_len > 0) framed.append("\r\n");
+  if (last) framed.append("0\r\n\r\n");
+  std::string().swap(ex->piece);
+  std::size_t n = framed.size() - LWS_PRE;
+  if (n > 0 && lws_write(wsi, reinterpret_cast<unsigned char*>(framed.data()) + LWS_PRE, n,
+                         last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != static_cast<int>(n))
+    return -1;
+  ex->final_written = last;
+  lws_callback_on_writable(wsi);
+  return 0;
 }
 
 void HttpServer::completed(HttpExchange& ex) {

@@ -32,6 +32,7 @@
 #include "infra/EventLoop.h"
 #include "infra/Metrics.h"
 #include "infra/Router.h"
+#include "infra/WebSocket.h"
 
 namespace bloomcast {
 
@@ -50,18 +51,31 @@ struct HttpRequest {
   std::string queryOr(const std::string& name, std::string fallback = "") const;
 };
 
+// A body made while it is sent (a large export), pulled piece by piece so that memory stays
+// flat however long it is: each time the socket has taken the previous piece, HttpServer calls
+// the producer with a writer; the producer calls the writer exactly once, now or later, with
+// the next piece and More, the final piece and Last, or Abort (the connection is closed
+// without the terminating chunk, so the client sees a truncated body, never a short "complete"
+// one). Sent with Transfer-Encoding: chunked and Connection: close. A writer called after the
+// client left does nothing, and the producer is then not called again.
+enum class BodyEnd { More, Last, Abort };
+using BodyWriter = std::function<void(std::string piece, BodyEnd end)>;
+using BodyProducer = std::function<void(BodyWriter write)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string file_path;  // when set: send this file instead of body
+  BodyProducer producer;  // when set: stream the body from it instead of body
 
   static HttpResponse json(int status, const nlohmann::json& value);
   // {"error":code,"message":message}
   static HttpResponse error(int status, std::string_view code, std::string_view message);
   static HttpResponse text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
   static HttpResponse file(std::string path, std::string content_type, std::string cache_control);
+  static HttpResponse streamed(int status, std::string content_type, BodyProducer producer);
 };
 
 class HttpServer;
@@ -96,6 +110,9 @@ class HttpServer {
   ~HttpServer();
 
   void route(std::string method, std::string_view pattern, HttpHandler handler);
+  // Accepts WebSocket upgrades on exactly `path` (query allowed); see WebSocket.h.
+  void websocket(std::string path, WebSocketHandler* handler) { websockets_.route(std::move(path), handler); }
+  WebSocketHub& websockets() { return websockets_; }
 
   // Creates the lws context on the loop (call on the loop thread, or before run()).
   std::expected<void, Error> start();
@@ -119,6 +136,7 @@ class HttpServer {
   int onBody(lws* wsi, void* pss, const void* in, size_t len);
   int onBodyComplete(lws* wsi, void* pss);
   int onWriteable(lws* wsi, void* pss);
+  int writeStreamed(lws* wsi, void* pss, const std::shared_ptr<HttpExchange>& ex);
   int finishTransaction(lws* wsi, void* pss);
   void onClosed(void* pss);
   void dispatch(const std::shared_ptr<HttpExchange>& ex);
@@ -129,6 +147,7 @@ class HttpServer {
   MetricsRegistry& metrics_;
   HttpServerOptions options_;
   Router<HttpHandler> router_;
+  WebSocketHub websockets_;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   std::vector<lws_protocols> protocols_;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -47,6 +48,21 @@ class HttpServerTest : public ::testing::Test {
         deferred_.push_back(r);
         later_arrived_.set_value();
       });
+      // Streamed: ?pieces=N pieces of 10 KiB, each answered on a later loop turn; ?abort=1 ends
+      // with Abort instead of Last. Records how many pieces were asked for.
+      server_->route("GET", "/stream", [this](HttpRequest& req, HttpResponder r) {
+        int pieces = std::stoi(req.queryOr("pieces", "3"));
+        bool abort = req.queryOr("abort") == "1";
+        auto sent = std::make_shared<int>(0);
+        r.send(HttpResponse::streamed(200, "text/plain", [this, pieces, abort, sent](BodyWriter write) {
+          ++pieces_asked_;
+          lt_.loop().post([write, pieces, abort, sent] {
+            int n = (*sent)++;
+            if (n < pieces) write(std::string(10 * 1024, static_cast<char>('a' + n % 26)), BodyEnd::More);
+            else write(abort ? "" : "end", abort ? BodyEnd::Abort : BodyEnd::Last);
+          });
+        }));
+      });
       serveDirectory(*server_, "/hls/*path", dir_.path() + "/hls", hlsCacheControl);
       ASSERT_TRUE(server_->start().has_value());
       base_ = "http://127.0.0.1:" + std::to_string(server_->port());
@@ -66,6 +82,7 @@ class HttpServerTest : public ::testing::Test {
   std::vector<HttpResponder> deferred_;
   std::promise<void> later_arrived_;
   std::string base_;
+  std::atomic<int> pieces_asked_{0};
 };
 
 TEST_F(HttpServerTest, RoutesWithParamsAndQuery) {
@@ -205,6 +222,26 @@ TEST_F(HttpServerTest, StopAcceptingLetsRequestsInFlightFinish) {
   EXPECT_EQ(lt_.sync([&] { return server_->inFlight(); }), 1u);
   lt_.sync([&] { deferred_.back().send(HttpResponse::json(200, {{"finished", true}})); });
   EXPECT_EQ(fut.get().status, 200);
+}
+
+TEST_F(HttpServerTest, AStreamedBodyIsPulledPieceByPieceAndChunked) {
+  auto r = http("GET", base_ + "/stream?pieces=50");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(r.headers.count("content-length"), 0u);
+  ASSERT_EQ(r.body.size(), 50u * 10 * 1024 + 3);
+  EXPECT_EQ(r.body[0], 'a');
+  EXPECT_EQ(r.body[10 * 1024], 'b');
+  EXPECT_TRUE(r.body.ends_with("end"));
+  EXPECT_EQ(pieces_asked_, 51) << "one request per piece, each after the previous was taken";
+  auto head = http("HEAD", base_ + "/stream");
+  EXPECT_EQ(head.status, 200);
+}
+
+TEST_F(HttpServerTest, AnAbortedStreamedBodyLooksTruncatedToTheClient) {
+  auto r = http("GET", base_ + "/stream?pieces=2&abort=1");
+  EXPECT_EQ(r.status, 0) << "curl reports the missing terminating chunk as an error";
+  EXPECT_EQ(http("GET", base_ + "/api/streams/1").status, 200) << "server still serving";
 }
 
 TEST_F(HttpServerTest, CountsResponsesInMetrics) {

@@ -1,0 +1,207 @@
+#include "infra/WebSocket.h"
+
+#include <spdlog/spdlog.h>
+
+namespace bloomcast {
+namespace {
+
+std::string header(lws* wsi, lws_token_indexes token) {
+  int n = lws_hdr_total_length(wsi, token);
+  if (n <= 0) return "";
+  std::string s(static_cast<std::size_t>(n) + 1, '\0');
+  int got = lws_hdr_copy(wsi, s.data(), n + 1, token);
+  s.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  return s;
+}
+
+WebSocketConnection* connectionOf(lws* wsi) {
+  return static_cast<WebSocketConnection*>(lws_get_opaque_user_data(wsi));
+}
+
+}  // namespace
+
+WsFramePtr WsFrame::text(std::string_view payload) {
+  auto f = std::make_shared<WsFrame>();
+  f->storage_.reserve(LWS_PRE + payload.size());
+  f->storage_.assign(LWS_PRE, '\0');
+  f->storage_.append(payload);
+  return f;
+}
+
+std::string WebSocketConnection::queryOr(const std::string& name, std::string fallback) const {
+  auto it = query_.find(name);
+  return it == query_.end() ? fallback : it->second;
+}
+
+void WebSocketConnection::send(WsFramePtr frame, bool droppable) {
+  if (closing() || !wsi_) return;
+  const auto& limits = hub_->limits_;
+  std::size_t size = frame->size();
+  while (!queue_.empty() &&
+         (queue_.size() + 1 > limits.max_queue_frames || queued_bytes_ + size > limits.max_queue_bytes)) {
+    // Shed the oldest droppable frame; the frame being written (front) is never touched.
+    auto it = queue_.begin() + 1;
+    while (it != queue_.end() && !it->droppable) ++it;
+    if (it == queue_.end()) {
+      if (droppable) {
+        hub_->dropped_frames_->inc();
+        return;  // nothing to shed: drop the new chat frame itself
+      }
+      hub_->slow_closed_->inc();
+      hub_->kill(*this, "send queue full of frames that may not be dropped");
+      return;
+    }
+    queued_bytes_ -= it->frame->size();
+    queue_.erase(it);
+    hub_->dropped_frames_->inc();
+  }
+  if (queue_.empty()) last_progress_ms_ = uv_now(hub_->loop_.uv());
+  queued_bytes_ += size;
+  queue_.push_back(Queued{std::move(frame), droppable});
+  hub_->requestWrite(*this);
+}
+
+void WebSocketConnection::close(int code, std::string reason) {
+  if (closing() || !wsi_) return;
+  close_code_ = code;
+  close_reason_ = std::move(reason);
+  hub_->requestWrite(*this);
+}
+
+WebSocketHub::WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, WebSocketLimits limits)
+    : loop_(loop), limits_(limits), sweep_timer_(loop) {
+  dropped_frames_ = metrics.counter("bloomcast_ws_dropped_frames_total",
+                                    "Frames shed from slow readers' queues");
+  slow_closed_ = metrics.counter("bloomcast_ws_slow_closed_total",
+                                 "WebSocket connections closed for not reading");
+  frames_out_ = metrics.counter("bloomcast_ws_frames_out_total", "WebSocket frames written");
+  metrics.gaugeCallback("bloomcast_ws_connections", "WebSocket connections open",
+                        [this] { return static_cast<double>(connections_.size()); });
+  sweep_timer_.start(1000, 1000, [this] { sweep(); });
+}
+
+WebSocketHub::~WebSocketHub() {
+  for (auto& [id, c] : connections_) delete c;
+}
+
+void WebSocketHub::route(std::string path, WebSocketHandler* handler) {
+  routes_[std::move(path)] = handler;
+}
+
+void WebSocketHub::requestWrite(WebSocketConnection& c) {
+  if (c.wsi_) lws_callback_on_writable(c.wsi_);
+}
+
+// A reader that does not read never makes its socket writable, so a polite close (which waits
+// for a writable callback) would never happen: drop it at once.
+void WebSocketHub::kill(WebSocketConnection& c, const char* why) {
+  if (!c.wsi_ || c.close_code_ != 0) return;
+  spdlog::info("ws: {} connection {} dropped: {}", c.remote_ip_, c.id_, why);
+  c.queue_.clear();
+  c.queued_bytes_ = 0;
+  c.close_code_ = 1008;
+  lws_set_timeout(c.wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void WebSocketHub::sweep() {
+  uint64_t now = uv_now(loop_.uv());
+  for (auto& [id, c] : connections_) {
+    if (!c->queue_.empty() && !c->closing() && now - c->last_progress_ms_ > limits_.stall_timeout_ms) {
+      slow_closed_->inc();
+      kill(*c, "not reading");
+    }
+  }
+}
+
+int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      std::string path = header(wsi, WSI_TOKEN_GET_URI);
+      return routes_.contains(path) ? 0 : 1;  // non-zero refuses the upgrade
+    }
+    case LWS_CALLBACK_ESTABLISHED: {
+      auto* c = new WebSocketConnection;
+      c->hub_ = this;
+      c->wsi_ = wsi;
+      c->id_ = next_id_++;
+      c->path_ = header(wsi, WSI_TOKEN_GET_URI);
+      for (int i = 0;; ++i) {
+        char frag[1024];
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) break;
+        std::string_view kv(frag, static_cast<std::size_t>(n));
+        auto eq = kv.find('=');
+        if (eq == std::string_view::npos) c->query_[std::string(kv)] = "";
+        else c->query_[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+      }
+      char ip[64] = {0};
+      lws_get_peer_simple(wsi, ip, sizeof ip);
+      c->remote_ip_ = ip;
+      auto route = routes_.find(c->path_);
+      if (route == routes_.end()) {
+        delete c;
+        return -1;
+      }
+      c->handler_ = route->second;
+      lws_set_opaque_user_data(wsi, c);
+      connections_[c->id_] = c;
+      c->handler_->onOpen(*c);
+      return 0;
+    }
+    case LWS_CALLBACK_RECEIVE: {
+      auto* c = connectionOf(wsi);
+      if (!c || c->closing()) return 0;
+      if (lws_frame_is_binary(wsi)) {
+        c->close(1003, "binary frames are not accepted");
+        return 0;
+      }
+      if (c->incoming_.size() + len > limits_.max_message_bytes) {
+        c->incoming_.clear();
+        c->close(1009, "message too big");
+        return 0;
+      }
+      c->incoming_.append(static_cast<const char*>(in), len);
+      if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+        std::string text = std::move(c->incoming_);
+        c->incoming_.clear();
+        c->handler_->onText(*c, text);
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      auto* c = connectionOf(wsi);
+      if (!c) return 0;
+      if (!c->queue_.empty()) {
+        auto& front = c->queue_.front();
+        int n = lws_write(wsi, front.frame->payload(), front.frame->size(), LWS_WRITE_TEXT);
+        if (n < static_cast<int>(front.frame->size())) return -1;
+        frames_out_->inc();
+        c->queued_bytes_ -= front.frame->size();
+        c->queue_.pop_front();
+        c->last_progress_ms_ = uv_now(loop_.uv());
+        if (!c->queue_.empty() || c->closing()) lws_callback_on_writable(wsi);
+        return 0;
+      }
+      if (c->closing()) {
+        lws_close_reason(wsi, static_cast<lws_close_status>(c->close_code_),
+                         reinterpret_cast<unsigned char*>(c->close_reason_.data()), c->close_reason_.size());
+        return -1;
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_CLOSED: {
+      auto* c = connectionOf(wsi);
+      if (!c) return 0;
+      lws_set_opaque_user_data(wsi, nullptr);
+      c->wsi_ = nullptr;
+      connections_.erase(c->id_);
+      c->handler_->onClose(*c);
+      delete c;
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+}  // namespace bloomcast

@@ -1,0 +1,137 @@
+#pragma once
+// WebSockets on the HTTP server's lws context: routes by path, per-connection send queues with
+// backpressure, and frames shared between recipients.
+//
+//   lws (protocol "http", no subprotocol) -> WebSocketHub -> WebSocketHandler (chat, dashboard)
+//
+// Fan-out cost: a WsFrame is serialized once and the same bytes are queued on every recipient;
+// lws writes each frame's header into the LWS_PRE bytes in front of the payload, which is the
+// same for every recipient (server frames are unmasked), so no per-recipient copy is made.
+//
+// Backpressure: each connection queues at most max_queue_frames frames / max_queue_bytes bytes.
+// When full, the oldest droppable frame goes (chat); if only non-droppable frames (orders, pins,
+// totals) remain, the connection is closed (1008 "too slow"), as is one whose queue has not moved
+// for stall_timeout_ms. Memory per connection is therefore bounded whatever the client does.
+// Incoming: text frames only (binary -> close 1003), messages at most max_message_bytes
+// (-> close 1009); lws rejects unmasked client frames itself.
+//
+// Thread: loop thread only. The hub is owned by HttpServer; connections by the hub (freed after
+// onClose); handlers by whoever registered them (they outlive the server).
+#include <libwebsockets.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "infra/EventLoop.h"
+#include "infra/Metrics.h"
+
+namespace bloomcast {
+
+// One outgoing text frame, with lws's header room in front of the payload.
+class WsFrame {
+ public:
+  static std::shared_ptr<WsFrame> text(std::string_view payload);
+  unsigned char* payload() { return reinterpret_cast<unsigned char*>(storage_.data()) + LWS_PRE; }
+  std::size_t size() const { return storage_.size() - LWS_PRE; }
+  std::string_view view() const { return std::string_view(storage_).substr(LWS_PRE); }
+
+ private:
+  std::string storage_;
+};
+using WsFramePtr = std::shared_ptr<WsFrame>;
+
+class WebSocketHub;
+
+class WebSocketConnection {
+ public:
+  uint64_t id() const { return id_; }
+  const std::string& path() const { return path_; }
+  const std::map<std::string, std::string>& query() const { return query_; }
+  std::string queryOr(const std::string& name, std::string fallback = "") const;
+  const std::string& remoteIp() const { return remote_ip_; }
+
+  // Queues a frame; see the header comment for what happens when the queue is full.
+  void send(WsFramePtr frame, bool droppable);
+  // Closes after the frames already queued (a final error frame, say) are out.
+  void close(int code, std::string reason);
+  bool closing() const { return close_code_ != 0; }
+
+  std::size_t queuedBytes() const { return queued_bytes_; }
+  std::size_t queuedFrames() const { return queue_.size(); }
+
+  void* user = nullptr;  // the handler's per-connection state
+
+ private:
+  friend class WebSocketHub;
+  struct Queued {
+    WsFramePtr frame;
+    bool droppable;
+  };
+  WebSocketHub* hub_ = nullptr;
+  lws* wsi_ = nullptr;
+  uint64_t id_ = 0;
+  std::string path_;
+  std::map<std::string, std::string> query_;
+  std::string remote_ip_;
+  std::deque<Queued> queue_;
+  std::size_t queued_bytes_ = 0;
+  uint64_t last_progress_ms_ = 0;
+  std::string incoming_;
+  int close_code_ = 0;
+  std::string close_reason_;
+  class WebSocketHandler* handler_ = nullptr;
+};
+
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  // The upgrade succeeded. The handler may send, close, or set conn.user.
+  virtual void onOpen(WebSocketConnection& conn) = 0;
+  // One complete text message (at most max_message_bytes).
+  virtual void onText(WebSocketConnection& conn, std::string_view text) = 0;
+  // The connection is gone (either side closed); no call follows and conn is freed after.
+  virtual void onClose(WebSocketConnection& conn) = 0;
+};
+
+struct WebSocketLimits {
+  std::size_t max_message_bytes = 4096;
+  std::size_t max_queue_frames = 256;
+  std::size_t max_queue_bytes = 512 * 1024;
+  uint64_t stall_timeout_ms = 10000;
+};
+
+class WebSocketHub {
+ public:
+  WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, WebSocketLimits limits = {});
+  ~WebSocketHub();
+
+  void route(std::string path, WebSocketHandler* handler);
+  bool hasRoutes() const { return !routes_.empty(); }
+  // Handles the WebSocket callback reasons of the lws protocol; returns lws's expected result
+  // or -1 to close.
+  int callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
+  std::size_t connections() const { return connections_.size(); }
+
+ private:
+  friend class WebSocketConnection;
+  void requestWrite(WebSocketConnection& c);
+  void kill(WebSocketConnection& c, const char* why);
+  void sweep();
+
+  EventLoop& loop_;
+  WebSocketLimits limits_;
+  std::map<std::string, WebSocketHandler*> routes_;
+  std::unordered_map<uint64_t, WebSocketConnection*> connections_;  // owned
+  uint64_t next_id_ = 1;
+  Timer sweep_timer_;
+  std::shared_ptr<Counter> dropped_frames_;
+  std::shared_ptr<Counter> slow_closed_;
+  std::shared_ptr<Counter> frames_out_;
+};
+
+}  // namespace bloomcast

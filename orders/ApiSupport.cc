@@ -1,0 +1,126 @@
+#include "orders/ApiSupport.h"
+
+#include <chrono>
+
+namespace bloomcast::orders::api {
+
+int64_t systemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int statusFor(std::string_view code) {
+  if (code == "bad_json" || code == "invalid_argument" || code == "idempotency_key_required")
+    return 400;
+  if (code == "unauthorized") return 401;
+  if (code == "forbidden") return 403;
+  if (code.ends_with("_not_found") || code == "not_found") return 404;
+  if (code == "sold_out" || code == "limit_exceeded" || code == "stream_ended" ||
+      code == "sku_exists" || code == "order_expired" || code == "order_cancelled" ||
+      code == "order_paid")
+    return 409;
+  if (code == "idempotency_key_reused") return 422;
+  if (code == "rate_limited") return 429;
+  if (code == "store_unavailable") return 503;
+  return 500;
+}
+
+HttpResponse errorResponse(const Error& e) {
+  int status = statusFor(e.code);
+  // An internal error's message may name keys or scripts: keep it in the log only.
+  auto r = HttpResponse::error(status, status == 500 ? "internal" : e.code,
+                               status == 500 ? "internal error" : e.message);
+  if (status == 401) r.headers.emplace_back("www-authenticate", "Bearer");
+  if (status == 429) r.headers.emplace_back("retry-after", "1");
+  if (status == 503) r.headers.emplace_back("retry-after", "1");
+  return r;
+}
+
+std::expected<nlohmann::json, Error> parseObject(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::unexpected(Error{"bad_json", "the body is not valid JSON"});
+  if (!j.is_object()) return std::unexpected(Error{"bad_json", "the body must be a JSON object"});
+  return j;
+}
+
+std::expected<std::optional<std::string>, Error> stringField(const nlohmann::json& j,
+                                                             const char* name, bool required,
+                                                             std::size_t max_bytes) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) {
+    if (required) return std::unexpected(Error{"invalid_argument", std::string(name) + " is required"});
+    return std::nullopt;
+  }
+  if (!it->is_string())
+    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be a string"});
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.empty() || s.size() > max_bytes)
+    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be 1.." +
+                                                         std::to_string(max_bytes) + " bytes"});
+  return s;
+}
+
+std::expected<std::optional<int64_t>, Error> intField(const nlohmann::json& j, const char* name,
+                                                      bool required, int64_t min, int64_t max) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) {
+    if (required) return std::unexpected(Error{"invalid_argument", std::string(name) + " is required"});
+    return std::nullopt;
+  }
+  auto bad = [&] {
+    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be an integer in " +
+                                                         std::to_string(min) + ".." + std::to_string(max)});
+  };
+  if (it->is_number_unsigned()) {
+    auto v = it->get<uint64_t>();
+    if (v > static_cast<uint64_t>(max) || static_cast<int64_t>(v) < min) return bad();
+    return static_cast<int64_t>(v);
+  }
+  if (!it->is_number_integer()) return bad();
+  auto v = it->get<int64_t>();
+  if (v < min || v > max) return bad();
+  return v;
+}
+
+bool isValidSku(std::string_view sku) {
+  if (sku.empty() || sku.size() > 64) return false;
+  for (char c : sku)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-'))
+      return false;
+  return true;
+}
+
+bool isValidIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > 64) return false;
+  for (char c : key)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+bool isPlainText(std::string_view text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+bool isValidImageUrl(std::string_view url) {
+  if (!(url.starts_with("https://") || url.starts_with("http://") ||
+        (url.starts_with("/") && !url.starts_with("//"))))
+    return false;
+  for (unsigned char c : url)
+    if (c <= 0x20 || c == 0x7f || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\')
+      return false;
+  return true;
+}
+
+std::string yuan(int64_t cents) {
+  bool negative = cents < 0;
+  uint64_t abs = negative ? 0 - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  std::string frac = std::to_string(abs % 100);
+  if (frac.size() < 2) frac.insert(0, "0");
+  return (negative ? "-" : "") + std::to_string(abs / 100) + "." + frac;
+}
+
+}  // namespace bloomcast::orders::api

@@ -1,0 +1,396 @@
+#include "orders/Catalog.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "orders/Crypto.h"
+#include "orders/Keys.h"
+#include "orders/OrderScripts.h"
+
+namespace bloomcast::orders {
+namespace {
+
+constexpr std::string_view kFactoryPrefix = "ft_";
+constexpr std::string_view kStreamKeyPrefix = "sk_";
+constexpr std::size_t kSecretBytes = 24;  // 192 random bits
+
+Error notFound(std::string code, const std::string& what) { return Error{std::move(code), what}; }
+
+// HGETALL reply (flat field/value array) -> lookup.
+std::string field(const RedisReply& hgetall, std::string_view name) {
+  for (std::size_t i = 0; i + 1 < hgetall.elements.size(); i += 2)
+    if (hgetall.elements[i].str == name) return hgetall.elements[i + 1].str;
+  return "";
+}
+
+int64_t toInt64(const std::string& s) {
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+// meta: HGETALL bc:{s:ID}:meta; stats: HMGET stats gmv_cents orders units.
+std::optional<StreamInfo> streamFrom(const std::string& id, const RedisReply& meta,
+                                     const RedisReply& stats) {
+  if (meta.elements.empty()) return std::nullopt;
+  StreamInfo s;
+  s.id = id;
+  s.factory_id = field(meta, "factory_id");
+  s.title = field(meta, "title");
+  s.status = field(meta, "status");
+  s.created_ms = toInt64(field(meta, "created_ms"));
+  s.pinned_sku = field(meta, "pinned_sku");
+  s.pinned_ends_at_ms = toInt64(field(meta, "pinned_ends_at_ms"));
+  s.gmv_cents = replyIntOr(element(stats, 0), 0);
+  s.orders = replyIntOr(element(stats, 1), 0);
+  s.units = replyIntOr(element(stats, 2), 0);
+  return s;
+}
+
+std::vector<std::vector<std::string>> streamCommands(const std::string& id) {
+  return {{"HGETALL", keys::meta(id)}, {"HMGET", keys::stats(id), "gmv_cents", "orders", "units"}};
+}
+
+}  // namespace
+
+Catalog::Catalog(RedisClient& redis, const Sessions& sessions, std::string admin_token,
+                 std::size_t max_timeline)
+    : redis_(redis),
+      sessions_(sessions),
+      admin_token_(std::move(admin_token)),
+      max_timeline_(std::to_string(max_timeline)) {
+  redis_.registerScript("orders.create_product", scripts::kCreateProduct);
+  redis_.registerScript("orders.pin", scripts::kPin);
+}
+
+std::string Catalog::idInSecret(std::string_view secret, std::string_view prefix) {
+  if (!secret.starts_with(prefix)) return "";
+  secret.remove_prefix(prefix.size());
+  auto us = secret.find('_');
+  if (us == std::string_view::npos) return "";
+  std::string_view id = secret.substr(0, us), rest = secret.substr(us + 1);
+  if (!keys::isValidId(id) || rest.size() != kSecretBytes * 2) return "";
+  for (char c : rest)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return "";
+  return std::string(id);
+}
+
+// ---- identities ------------------------------------------------------------------------------
+
+void Catalog::authenticate(const std::string& bearer, int64_t now_s, Callback<Principal> cb) {
+  if (bearer.empty()) {
+    cb(std::unexpected(Error{"unauthorized", "missing Authorization: Bearer token"}));
+    return;
+  }
+  if (constantTimeEquals(bearer, admin_token_)) {
+    cb(Principal{Role::Organizer, {}, {}});
+    return;
+  }
+  if (bearer.starts_with(kFactoryPrefix)) {
+    std::string id = idInSecret(bearer, kFactoryPrefix);
+    if (id.empty()) {
+      cb(std::unexpected(Error{"unauthorized", "malformed factory token"}));
+      return;
+    }
+    redis_.command({"HGET", keys::factory(id), "token_sha256"},
+                   [id, hash = sha256Hex(bearer), cb = std::move(cb)](RedisResult r) {
+                     auto c = checked(r);
+                     if (!c) return cb(std::unexpected(c.error()));
+                     if (!constantTimeEquals(hash, (*c)->str))
+                       return cb(std::unexpected(Error{"unauthorized", "unknown factory token"}));
+                     cb(Principal{Role::Factory, id, {}});
+                   });
+    return;
+  }
+  auto session = sessions_.verify(bearer, now_s);
+  if (!session) {
+    cb(std::unexpected(Error{"unauthorized", "invalid or expired session token"}));
+    return;
+  }
+  cb(Principal{Role::Buyer, {}, std::move(*session)});
+}
+
+void Catalog::authorizeStream(const Principal& who, const std::string& stream_id,
+                              Callback<StreamInfo> cb) {
+  if (who.role == Role::Buyer) {
+    cb(std::unexpected(Error{"forbidden", "needs the organizer's or the stream's factory token"}));
+    return;
+  }
+  getStream(stream_id, [factory_id = who.role == Role::Factory ? who.factory_id : std::string(),
+                        cb = std::move(cb)](std::expected<StreamInfo, Error> s) {
+    if (s && !factory_id.empty() && s->factory_id != factory_id)
+      return cb(std::unexpected(Error{"forbidden", "stream belongs to another factory"}));
+    cb(std::move(s));
+  });
+}
+
+void Catalog::authorizePublish(const std::string& stream_key, Callback<std::string> cb) {
+  std::string id = idInSecret(stream_key, kStreamKeyPrefix);
+  if (id.empty()) {
+    cb(std::unexpected(Error{"forbidden", "unknown stream key"}));
+    return;
+  }
+  redis_.command({"HGET", keys::meta(id), "key_sha256"},
+                 [id, hash = sha256Hex(stream_key), cb = std::move(cb)](RedisResult r) {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   if (!constantTimeEquals(hash, (*c)->str))
+                     return cb(std::unexpected(Error{"forbidden", "unknown stream key"}));
+                   cb(id);
+                 });
+}
+
+void Catalog::isStreamHost(const std::string& token, const std::string& stream_id,
+                           Callback<bool> cb) {
+  if (!keys::isValidId(stream_id) || !token.starts_with(kFactoryPrefix)) {
+    cb(false);
+    return;
+  }
+  authenticate(token, 0, [this, stream_id, cb = std::move(cb)](std::expected<Principal, Error> p) {
+    if (!p) return cb(p.error().code == "unauthorized" ? std::expected<bool, Error>(false)
+                                                       : std::unexpected(p.error()));
+    authorizeStream(*p, stream_id, [cb](std::expected<StreamInfo, Error> s) {
+      if (s) return cb(true);
+      if (s.error().code == "store_unavailable" || s.error().code == "internal")
+        return cb(std::unexpected(s.error()));
+      cb(false);
+    });
+  });
+}
+
+// ---- factories and streams -------------------------------------------------------------------
+
+void Catalog::createFactory(const std::string& name, int64_t now_ms, Callback<IdAndSecret> cb) {
+  redis_.command({"INCR", std::string(keys::kFactorySeq)},
+                 [this, name, now_ms, cb = std::move(cb)](RedisResult r) mutable {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   std::string id = std::to_string((*c)->integer);
+                   std::string token = std::string(kFactoryPrefix) + id + "_" + randomHex(kSecretBytes);
+                   std::string created = std::to_string(now_ms);
+                   runBatch(redis_,
+                            {{"HSET", keys::factory(id), "name", name, "token_sha256",
+                              sha256Hex(token), "created_ms", created},
+                             {"ZADD", std::string(keys::kFactories), created, id}},
+                            [id, token, cb = std::move(cb)](auto replies) {
+                              if (!replies) return cb(std::unexpected(replies.error()));
+                              cb(IdAndSecret{id, token});
+                            });
+                 });
+}
+
+void Catalog::listFactories(Callback<std::vector<FactoryInfo>> cb) {
+  redis_.command(
+      {"ZRANGE", std::string(keys::kFactories), "0", std::to_string(kMaxStreams - 1)},
+      [this, cb = std::move(cb)](RedisResult r) mutable {
+        auto c = checked(r);
+        if (!c) return cb(std::unexpected(c.error()));
+        std::vector<FactoryInfo> out;
+        std::vector<std::vector<std::string>> cmds;
+        for (const auto& e : (*c)->elements) {
+          out.push_back(FactoryInfo{e.str, ""});
+          cmds.push_back({"HGET", keys::factory(e.str), "name"});
+        }
+        runBatch(redis_, std::move(cmds),
+                 [out = std::move(out), cb = std::move(cb)](auto replies) mutable {
+                   if (!replies) return cb(std::unexpected(replies.error()));
+                   for (std::size_t i = 0; i < out.size(); ++i) out[i].name = (*replies)[i].str;
+                   cb(std::move(out));
+                 });
+      });
+}
+
+void Catalog::createStream(const std::string& factory_id, const std::string& title,
+                           int64_t now_ms, Callback<IdAndSecret> cb) {
+  if (!keys::isValidId(factory_id)) {
+    cb(std::unexpected(notFound("factory_not_found", "no factory " + factory_id)));
+    return;
+  }
+  // Exists check and id in one pipeline; an id burnt on a missing factory is harmless.
+  runBatch(redis_, {{"EXISTS", keys::factory(factory_id)}, {"INCR", std::string(keys::kStreamSeq)}},
+           [this, factory_id, title, now_ms, cb = std::move(cb)](auto replies) mutable {
+             if (!replies) return cb(std::unexpected(replies.error()));
+             if ((*replies)[0].integer == 0)
+               return cb(std::unexpected(notFound("factory_not_found", "no factory " + factory_id)));
+             std::string id = std::to_string((*replies)[1].integer);
+             std::string key = std::string(kStreamKeyPrefix) + id + "_" + randomHex(kSecretBytes);
+             std::string created = std::to_string(now_ms);
+             // meta first: a listed stream always has its meta.
+             runBatch(redis_,
+                      {{"HSET", keys::meta(id), "factory_id", factory_id, "title", title, "status",
+                        "offline", "created_ms", created, "key_sha256", sha256Hex(key)},
+                       {"ZADD", std::string(keys::kStreams), created, id}},
+                      [id, key, cb = std::move(cb)](auto r) {
+                        if (!r) return cb(std::unexpected(r.error()));
+                        cb(IdAndSecret{id, key});
+                      });
+           });
+}
+
+void Catalog::rotateStreamKey(const std::string& stream_id, Callback<std::string> cb) {
+  std::string key = std::string(kStreamKeyPrefix) + stream_id + "_" + randomHex(kSecretBytes);
+  // HSET only on an existing meta (the caller authorized the stream, but it may race a
+  // deletion in the future; never create a half stream).
+  redis_.command({"EVAL",
+                  "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+                  "redis.call('HSET', KEYS[1], 'key_sha256', ARGV[1]) return 1",
+                  "1", keys::meta(stream_id), sha256Hex(key)},
+                 [key, stream_id, cb = std::move(cb)](RedisResult r) {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   if ((*c)->integer == 0)
+                     return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+                   cb(key);
+                 });
+}
+
+void Catalog::getStream(const std::string& stream_id, Callback<StreamInfo> cb) {
+  if (!keys::isValidId(stream_id)) {
+    cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    return;
+  }
+  runBatch(redis_, streamCommands(stream_id), [stream_id, cb = std::move(cb)](auto replies) {
+    if (!replies) return cb(std::unexpected(replies.error()));
+    auto s = streamFrom(stream_id, (*replies)[0], (*replies)[1]);
+    if (!s) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    cb(std::move(*s));
+  });
+}
+
+void Catalog::listStreams(Callback<std::vector<StreamInfo>> cb) {
+  redis_.command({"ZRANGE", std::string(keys::kStreams), "0", std::to_string(kMaxStreams - 1)},
+                 [this, cb = std::move(cb)](RedisResult r) mutable {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   std::vector<std::string> ids;
+                   for (const auto& e : (*c)->elements) ids.push_back(e.str);
+                   loadStreams(std::move(ids), std::move(cb));
+                 });
+}
+
+void Catalog::loadStreams(std::vector<std::string> ids, Callback<std::vector<StreamInfo>> cb) {
+  std::vector<std::vector<std::string>> cmds;
+  for (const auto& id : ids)
+    for (auto& cmd : streamCommands(id)) cmds.push_back(std::move(cmd));
+  runBatch(redis_, std::move(cmds), [ids = std::move(ids), cb = std::move(cb)](auto replies) {
+    if (!replies) return cb(std::unexpected(replies.error()));
+    std::vector<StreamInfo> out;
+    out.reserve(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (auto s = streamFrom(ids[i], (*replies)[2 * i], (*replies)[2 * i + 1]))
+        out.push_back(std::move(*s));
+    cb(std::move(out));
+  });
+}
+
+void Catalog::setStreamStatus(const std::string& stream_id, const std::string& status,
+                              Callback<bool> cb) {
+  if (status != "offline" && status != "live" && status != "ended") {
+    cb(std::unexpected(Error{"invalid_argument", "status must be offline, live or ended"}));
+    return;
+  }
+  if (!keys::isValidId(stream_id)) {
+    cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    return;
+  }
+  redis_.command({"EVAL",
+                  "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+                  "redis.call('HSET', KEYS[1], 'status', ARGV[1]) return 1",
+                  "1", keys::meta(stream_id), status},
+                 [stream_id, cb = std::move(cb)](RedisResult r) {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   if ((*c)->integer == 0)
+                     return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+                   cb(true);
+                 });
+}
+
+// ---- products --------------------------------------------------------------------------------
+
+void Catalog::createProduct(const std::string& stream_id, const Product& product, int64_t now_ms,
+                            Callback<Product> cb) {
+  std::string title_json = nlohmann::json(product.title).dump();
+  redis_.evalScript(
+      "orders.create_product",
+      {keys::meta(stream_id), keys::product(stream_id, product.sku), keys::stock(stream_id)},
+      {product.sku, product.title, title_json, std::to_string(product.price_cents),
+       std::to_string(product.stock), std::to_string(product.limit_per_buyer), product.image_url,
+       std::to_string(now_ms)},
+      [p = Product(product), now_ms, stream_id, cb = std::move(cb)](RedisResult r) mutable {
+        auto c = checked(r);
+        if (!c) return cb(std::unexpected(c.error()));
+        std::string code = replyText(element(**c, 0));
+        if (code == "stream_not_found")
+          return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
+        if (code == "sku_exists")
+          return cb(std::unexpected(Error{code, "SKU " + p.sku + " already exists on this stream"}));
+        if (code != "created") return cb(std::unexpected(Error{"internal", "create_product: " + code}));
+        p.created_ms = now_ms;
+        cb(std::move(p));
+      });
+}
+
+void Catalog::listProducts(const std::string& stream_id, Callback<std::vector<Product>> cb) {
+  if (!keys::isValidId(stream_id)) {
+    cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    return;
+  }
+  runBatch(redis_, {{"EXISTS", keys::meta(stream_id)}, {"HGETALL", keys::stock(stream_id)}},
+           [this, stream_id, cb = std::move(cb)](auto replies) mutable {
+             if (!replies) return cb(std::unexpected(replies.error()));
+             if ((*replies)[0].integer == 0)
+               return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+             const auto& stock = (*replies)[1].elements;
+             std::vector<Product> out;
+             std::vector<std::vector<std::string>> cmds;
+             for (std::size_t i = 0; i + 1 < stock.size() && out.size() < kMaxProductsPerStream; i += 2) {
+               Product p;
+               p.sku = stock[i].str;
+               p.stock = replyIntOr(stock[i + 1], 0);
+               cmds.push_back({"HMGET", keys::product(stream_id, p.sku), "title", "price_cents",
+                               "limit_per_buyer", "image_url", "created_ms"});
+               out.push_back(std::move(p));
+             }
+             runBatch(redis_, std::move(cmds),
+                      [out = std::move(out), cb = std::move(cb)](auto details) mutable {
+                        if (!details) return cb(std::unexpected(details.error()));
+                        for (std::size_t i = 0; i < out.size(); ++i) {
+                          const auto& d = (*details)[i];
+                          out[i].title = element(d, 0).str;
+                          out[i].price_cents = replyIntOr(element(d, 1), 0);
+                          out[i].limit_per_buyer = replyIntOr(element(d, 2), 0);
+                          out[i].image_url = element(d, 3).str;
+                          out[i].created_ms = replyIntOr(element(d, 4), 0);
+                        }
+                        std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+                          return a.created_ms != b.created_ms ? a.created_ms < b.created_ms
+                                                              : a.sku < b.sku;
+                        });
+                        cb(std::move(out));
+                      });
+           });
+}
+
+void Catalog::pin(const std::string& stream_id, const std::string& sku, int64_t ends_at_ms,
+                  int64_t now_ms, Callback<std::string> cb) {
+  redis_.evalScript(
+      "orders.pin",
+      {keys::meta(stream_id), keys::product(stream_id, sku), keys::stock(stream_id),
+       keys::timeline(stream_id)},
+      {sku, ends_at_ms > 0 ? std::to_string(ends_at_ms) : std::string(), std::to_string(now_ms),
+       keys::room(stream_id), max_timeline_},
+      [stream_id, sku, cb = std::move(cb)](RedisResult r) {
+        auto c = checked(r);
+        if (!c) return cb(std::unexpected(c.error()));
+        std::string code = replyText(element(**c, 0));
+        if (code == "stream_not_found")
+          return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
+        if (code == "product_not_found")
+          return cb(std::unexpected(notFound(code, "no product " + sku + " on this stream")));
+        if (code != "pinned") return cb(std::unexpected(Error{"internal", "pin: " + code}));
+        cb(element(**c, 1).str);
+      });
+}
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,125 @@
+#pragma once
+// Catalog: factories, streams, products, stream keys and stream status in Redis, and who a
+// bearer token speaks for.
+//
+// Secrets: a factory token is "ft_ID_" + 48 hex digits and a stream key "sk_ID_" + 48 hex
+// digits (192 random bits). Redis keeps only their SHA-256 (a dump reveals no usable secret);
+// a presented secret is hashed and compared in constant time. The id inside tells which hash
+// to compare with, so a check is one HGET. A secret is returned once, when created or rotated.
+//
+// Every call answers through its callback, on the loop thread, exactly once; failures carry
+// the codes listed in OrdersApi.h (stream_not_found, forbidden, store_unavailable, ...).
+//
+// Thread: loop thread. Owned by OrdersModule; must be destroyed after the RedisClient has
+// been closed (pending replies call back into it).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "infra/RedisClient.h"
+#include "orders/Sessions.h"
+#include "orders/StoreReplies.h"
+
+namespace bloomcast::orders {
+
+enum class Role { Organizer, Factory, Buyer };
+
+// Who a request speaks for.
+struct Principal {
+  Role role = Role::Buyer;
+  std::string factory_id;  // Role::Factory
+  Session session;         // Role::Buyer
+};
+
+struct StreamInfo {
+  std::string id;
+  std::string factory_id;
+  std::string title;
+  std::string status;  // offline | live | ended
+  int64_t created_ms = 0;
+  std::string pinned_sku;
+  int64_t pinned_ends_at_ms = 0;  // 0: no flash-sale end
+  int64_t gmv_cents = 0;
+  int64_t orders = 0;
+  int64_t units = 0;
+};
+
+struct FactoryInfo {
+  std::string id;
+  std::string name;
+};
+
+struct Product {
+  std::string sku;
+  std::string title;
+  std::string image_url;
+  int64_t price_cents = 0;
+  int64_t stock = 0;  // units left
+  int64_t limit_per_buyer = 0;  // 0: no limit
+  int64_t created_ms = 0;
+};
+
+// An id and the secret that goes with it (shown once).
+struct IdAndSecret {
+  std::string id;
+  std::string secret;
+};
+
+class Catalog {
+ public:
+  static constexpr std::size_t kMaxStreams = 10000;  // listed at most
+  static constexpr std::size_t kMaxProductsPerStream = 1000;
+
+  Catalog(RedisClient& redis, const Sessions& sessions, std::string admin_token,
+          std::size_t max_timeline);
+
+  // ---- identities ----------------------------------------------------------------------------
+  // The principal of "Authorization: Bearer TOKEN": the admin token (organizer), a factory
+  // token (one HGET), else a session token (no Redis). Unknown or forged: "unauthorized".
+  void authenticate(const std::string& bearer, int64_t now_s, Callback<Principal> cb);
+  // The stream, when `who` may manage it: the organizer any stream, a factory its own
+  // ("forbidden" otherwise), a buyer none ("forbidden"). Unknown stream: "stream_not_found".
+  void authorizeStream(const Principal& who, const std::string& stream_id, Callback<StreamInfo> cb);
+  // Ingest: the stream id a stream key publishes to; "forbidden" for an unknown or wrong key.
+  void authorizePublish(const std::string& stream_key, Callback<std::string> cb);
+  // True when `token` is the factory token of the factory owning `stream_id` (chat: host).
+  void isStreamHost(const std::string& token, const std::string& stream_id, Callback<bool> cb);
+
+  // ---- factories and streams -----------------------------------------------------------------
+  void createFactory(const std::string& name, int64_t now_ms, Callback<IdAndSecret> cb);
+  void listFactories(Callback<std::vector<FactoryInfo>> cb);
+  // A new stream of an existing factory ("factory_not_found"), status offline.
+  void createStream(const std::string& factory_id, const std::string& title, int64_t now_ms,
+                    Callback<IdAndSecret> cb);
+  // A new stream key; the old one stops working at once.
+  void rotateStreamKey(const std::string& stream_id, Callback<std::string> cb);
+  void getStream(const std::string& stream_id, Callback<StreamInfo> cb);
+  // Streams in creation order (at most kMaxStreams), with their counters.
+  void listStreams(Callback<std::vector<StreamInfo>> cb);
+  // status: offline | live | ended. Unknown stream: "stream_not_found".
+  void setStreamStatus(const std::string& stream_id, const std::string& status, Callback<bool> cb);
+
+  // ---- products ------------------------------------------------------------------------------
+  // `product` already validated. "sku_exists" when the SKU is taken on this stream.
+  void createProduct(const std::string& stream_id, const Product& product, int64_t now_ms,
+                     Callback<Product> cb);
+  // Products in creation order with the stock left.
+  void listProducts(const std::string& stream_id, Callback<std::vector<Product>> cb);
+  // Pins `sku`: recorded on the stream and its timeline, published to the room. Answers the
+  // pin frame. ends_at_ms 0: no flash-sale end.
+  void pin(const std::string& stream_id, const std::string& sku, int64_t ends_at_ms,
+           int64_t now_ms, Callback<std::string> cb);
+
+  // "PREFIX" + id + "_" + 48 hex digits -> id, or "" when `secret` is not of that shape.
+  static std::string idInSecret(std::string_view secret, std::string_view prefix);
+
+ private:
+  void loadStreams(std::vector<std::string> ids, Callback<std::vector<StreamInfo>> cb);
+
+  RedisClient& redis_;
+  const Sessions& sessions_;
+  std::string admin_token_;
+  std::string max_timeline_;
+};
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,311 @@
+#include "orders/CatalogApi.h"
+
+#include <chrono>
+
+#include "orders/Crypto.h"
+#include "orders/Keys.h"
+
+namespace bloomcast::orders {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 200;
+constexpr std::size_t kMaxTitleBytes = 400;
+constexpr std::size_t kMaxUrlBytes = 2048;
+constexpr int64_t kMaxPriceCents = 10'000'000'000;  // 100 million yuan
+constexpr int64_t kMaxStock = 1'000'000'000;
+constexpr int64_t kMaxLimitPerBuyer = 1'000'000;
+constexpr int64_t kMaxFlashSaleMs = 7LL * 24 * 3600 * 1000;
+
+uint64_t monotonicMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// Shorthand: answer an Error and stop.
+#define BC_TRY(var, expr)                                   \
+  auto var = (expr);                                        \
+  if (!var) {                                               \
+    r.send(api::errorResponse(var.error()));                \
+    return;                                                 \
+  }
+
+}  // namespace
+
+CatalogApi::CatalogApi(HttpServer& http, Catalog& catalog, const Sessions& sessions,
+                       CatalogApiOptions options)
+    : catalog_(catalog),
+      sessions_(sessions),
+      options_(std::move(options)),
+      sessions_per_ip_(options_.sessions_per_ip) {
+  auto bind = [this](void (CatalogApi::*fn)(HttpRequest&, HttpResponder)) {
+    return [this, fn](HttpRequest& req, HttpResponder r) { (this->*fn)(req, std::move(r)); };
+  };
+  http.route("POST", "/api/factories", bind(&CatalogApi::createFactory));
+  http.route("GET", "/api/factories", bind(&CatalogApi::listFactories));
+  http.route("POST", "/api/streams", bind(&CatalogApi::createStream));
+  http.route("GET", "/api/streams", bind(&CatalogApi::listStreams));
+  http.route("GET", "/api/streams/:id", bind(&CatalogApi::getStream));
+  http.route("POST", "/api/streams/:id/key", bind(&CatalogApi::rotateKey));
+  http.route("POST", "/api/streams/:id/status", bind(&CatalogApi::setStatus));
+  http.route("POST", "/api/streams/:id/products", bind(&CatalogApi::createProduct));
+  http.route("GET", "/api/streams/:id/products", bind(&CatalogApi::listProducts));
+  http.route("POST", "/api/streams/:id/pin", bind(&CatalogApi::pin));
+  http.route("POST", "/api/sessions", bind(&CatalogApi::createSession));
+}
+
+nlohmann::json CatalogApi::streamJson(const StreamInfo& s) const {
+  std::string base = options_.public_base ? options_.public_base() : "";
+  nlohmann::json j = {{"id", s.id},
+                      {"factory_id", s.factory_id},
+                      {"title", s.title},
+                      {"status", s.status},
+                      {"created_at", s.created_ms},
+                      {"gmv_cents", s.gmv_cents},
+                      {"orders", s.orders},
+                      {"units", s.units},
+                      {"hls_url", base + "/hls/" + s.id + "/master.m3u8"},
+                      {"page_url", base + "/live/" + s.id}};
+  if (s.pinned_sku.empty()) {
+    j["pinned"] = nullptr;
+  } else {
+    j["pinned"] = {{"sku", s.pinned_sku},
+                   {"flash_sale_ends_at",
+                    s.pinned_ends_at_ms > 0 ? nlohmann::json(s.pinned_ends_at_ms) : nlohmann::json()}};
+  }
+  return j;
+}
+
+nlohmann::json CatalogApi::productJson(const Product& p) {
+  nlohmann::json j = {{"sku", p.sku},
+                      {"title", p.title},
+                      {"price_cents", p.price_cents},
+                      {"stock", p.stock},
+                      {"limit_per_buyer", p.limit_per_buyer}};
+  j["image_url"] = p.image_url.empty() ? nlohmann::json() : nlohmann::json(p.image_url);
+  return j;
+}
+
+void CatalogApi::withPrincipal(const HttpRequest& req, const HttpResponder& r,
+                               std::function<void(Principal)> then) {
+  catalog_.authenticate(req.bearerToken(), options_.clock() / 1000,
+                        [r, then = std::move(then)](std::expected<Principal, Error> p) {
+                          if (!p) return r.send(api::errorResponse(p.error()));
+                          then(std::move(*p));
+                        });
+}
+
+void CatalogApi::withManagedStream(const HttpRequest& req, const HttpResponder& r,
+                                   std::function<void(Principal, StreamInfo)> then) {
+  std::string id = req.params.at("id");
+  withPrincipal(req, r, [this, id, r, then = std::move(then)](Principal who) {
+    catalog_.authorizeStream(who, id, [who, r, then](std::expected<StreamInfo, Error> s) {
+      if (!s) return r.send(api::errorResponse(s.error()));
+      then(who, std::move(*s));
+    });
+  });
+}
+
+// ---- factories -------------------------------------------------------------------------------
+
+void CatalogApi::createFactory(HttpRequest& req, HttpResponder r) {
+  BC_TRY(body, api::parseObject(req.body));
+  BC_TRY(name, api::stringField(*body, "name", true, kMaxNameBytes));
+  if (!api::isPlainText(**name)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "name has control characters"}));
+    return;
+  }
+  withPrincipal(req, r, [this, r, name = **name](Principal who) {
+    if (who.role != Role::Organizer)
+      return r.send(api::errorResponse(Error{"forbidden", "needs the organizer's token"}));
+    catalog_.createFactory(name, options_.clock(), [r, name](std::expected<IdAndSecret, Error> f) {
+      if (!f) return r.send(api::errorResponse(f.error()));
+      r.send(HttpResponse::json(201, {{"id", f->id}, {"name", name}, {"token", f->secret}}));
+    });
+  });
+}
+
+void CatalogApi::listFactories(HttpRequest& req, HttpResponder r) {
+  withPrincipal(req, r, [this, r](Principal who) {
+    if (who.role != Role::Organizer)
+      return r.send(api::errorResponse(Error{"forbidden", "needs the organizer's token"}));
+    catalog_.listFactories([r](std::expected<std::vector<FactoryInfo>, Error> list) {
+      if (!list) return r.send(api::errorResponse(list.error()));
+      auto out = nlohmann::json::array();
+      for (const auto& f : *list) out.push_back({{"id", f.id}, {"name", f.name}});
+      r.send(HttpResponse::json(200, {{"factories", out}}));
+    });
+  });
+}
+
+// ---- streams ---------------------------------------------------------------------------------
+
+void CatalogApi::createStream(HttpRequest& req, HttpResponder r) {
+  BC_TRY(body, api::parseObject(req.body));
+  BC_TRY(title, api::stringField(*body, "title", true, kMaxTitleBytes));
+  BC_TRY(factory_id, api::stringField(*body, "factory_id", false, 18));
+  if (!api::isPlainText(**title)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "title has control characters"}));
+    return;
+  }
+  withPrincipal(req, r, [this, r, title = **title, factory_id = *factory_id](Principal who) {
+    std::string fid = factory_id.value_or("");
+    if (who.role == Role::Buyer)
+      return r.send(api::errorResponse(Error{"forbidden", "needs the organizer's or a factory's token"}));
+    if (who.role == Role::Factory) {
+      if (fid.empty()) fid = who.factory_id;
+      if (fid != who.factory_id)
+        return r.send(api::errorResponse(Error{"forbidden", "a factory creates only its own streams"}));
+    }
+    if (fid.empty())
+      return r.send(api::errorResponse(Error{"invalid_argument", "factory_id is required"}));
+    catalog_.createStream(fid, title, options_.clock(),
+                          [this, r, fid, title](std::expected<IdAndSecret, Error> s) {
+                            if (!s) return r.send(api::errorResponse(s.error()));
+                            StreamInfo info;
+                            info.id = s->id;
+                            info.factory_id = fid;
+                            info.title = title;
+                            info.status = "offline";
+                            auto j = streamJson(info);
+                            j["stream_key"] = s->secret;
+                            j["rtmp_url"] = (options_.rtmp_base ? options_.rtmp_base() : "") + s->secret;
+                            r.send(HttpResponse::json(201, j));
+                          });
+  });
+}
+
+void CatalogApi::listStreams(HttpRequest&, HttpResponder r) {
+  catalog_.listStreams([this, r](std::expected<std::vector<StreamInfo>, Error> list) {
+    if (!list) return r.send(api::errorResponse(list.error()));
+    auto out = nlohmann::json::array();
+    for (const auto& s : *list) out.push_back(streamJson(s));
+    r.send(HttpResponse::json(200, {{"streams", out}}));
+  });
+}
+
+void CatalogApi::getStream(HttpRequest& req, HttpResponder r) {
+  catalog_.getStream(req.params.at("id"), [this, r](std::expected<StreamInfo, Error> s) {
+    if (!s) return r.send(api::errorResponse(s.error()));
+    r.send(HttpResponse::json(200, streamJson(*s)));
+  });
+}
+
+void CatalogApi::rotateKey(HttpRequest& req, HttpResponder r) {
+  withManagedStream(req, r, [this, r](Principal, StreamInfo s) {
+    catalog_.rotateStreamKey(s.id, [this, r, id = s.id](std::expected<std::string, Error> key) {
+      if (!key) return r.send(api::errorResponse(key.error()));
+      r.send(HttpResponse::json(
+          200, {{"id", id},
+                {"stream_key", *key},
+                {"rtmp_url", (options_.rtmp_base ? options_.rtmp_base() : "") + *key}}));
+    });
+  });
+}
+
+void CatalogApi::setStatus(HttpRequest& req, HttpResponder r) {
+  BC_TRY(body, api::parseObject(req.body));
+  BC_TRY(status, api::stringField(*body, "status", true, 16));
+  std::string st = **status;
+  if (st != "offline" && st != "live" && st != "ended") {
+    r.send(api::errorResponse(Error{"invalid_argument", "status must be offline, live or ended"}));
+    return;
+  }
+  withManagedStream(req, r, [this, r, st](Principal, StreamInfo s) {
+    catalog_.setStreamStatus(s.id, st, [this, r, s, st](std::expected<bool, Error> ok) mutable {
+      if (!ok) return r.send(api::errorResponse(ok.error()));
+      s.status = st;
+      r.send(HttpResponse::json(200, streamJson(s)));
+    });
+  });
+}
+
+// ---- products --------------------------------------------------------------------------------
+
+void CatalogApi::createProduct(HttpRequest& req, HttpResponder r) {
+  BC_TRY(body, api::parseObject(req.body));
+  BC_TRY(sku, api::stringField(*body, "sku", true, 64));
+  BC_TRY(title, api::stringField(*body, "title", true, kMaxTitleBytes));
+  BC_TRY(price, api::intField(*body, "price_cents", true, 1, kMaxPriceCents));
+  BC_TRY(stock, api::intField(*body, "stock", true, 0, kMaxStock));
+  BC_TRY(limit, api::intField(*body, "limit_per_buyer", false, 0, kMaxLimitPerBuyer));
+  BC_TRY(image, api::stringField(*body, "image_url", false, kMaxUrlBytes));
+  if (!api::isValidSku(**sku)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "sku must be 1..64 of A-Z a-z 0-9 _ . -"}));
+    return;
+  }
+  if (!api::isPlainText(**title)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "title has control characters"}));
+    return;
+  }
+  if (*image && !api::isValidImageUrl(**image)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "image_url must be an http(s) URL or a /path"}));
+    return;
+  }
+  Product p;
+  p.sku = **sku;
+  p.title = **title;
+  p.price_cents = **price;
+  p.stock = **stock;
+  p.limit_per_buyer = limit->value_or(0);
+  p.image_url = image->value_or("");
+  withManagedStream(req, r, [this, r, p](Principal, StreamInfo s) {
+    catalog_.createProduct(s.id, p, options_.clock(), [r](std::expected<Product, Error> made) {
+      if (!made) return r.send(api::errorResponse(made.error()));
+      r.send(HttpResponse::json(201, productJson(*made)));
+    });
+  });
+}
+
+void CatalogApi::listProducts(HttpRequest& req, HttpResponder r) {
+  catalog_.listProducts(req.params.at("id"), [r](std::expected<std::vector<Product>, Error> list) {
+    if (!list) return r.send(api::errorResponse(list.error()));
+    auto out = nlohmann::json::array();
+    for (const auto& p : *list) out.push_back(productJson(p));
+    r.send(HttpResponse::json(200, {{"products", out}}));
+  });
+}
+
+void CatalogApi::pin(HttpRequest& req, HttpResponder r) {
+  BC_TRY(body, api::parseObject(req.body));
+  BC_TRY(sku, api::stringField(*body, "sku", true, 64));
+  int64_t now_ms = options_.clock();
+  BC_TRY(ends_at, api::intField(*body, "flash_sale_ends_at", false, now_ms + 1, now_ms + kMaxFlashSaleMs));
+  if (!api::isValidSku(**sku)) {
+    r.send(api::errorResponse(Error{"product_not_found", "no product " + **sku + " on this stream"}));
+    return;
+  }
+  withManagedStream(req, r, [this, r, sku = **sku, ends = ends_at->value_or(0)](Principal, StreamInfo s) {
+    catalog_.pin(s.id, sku, ends, options_.clock(), [r](std::expected<std::string, Error> frame) {
+      if (!frame) return r.send(api::errorResponse(frame.error()));
+      auto j = nlohmann::json::parse(*frame, nullptr, false);
+      r.send(HttpResponse::json(200, {{"pinned", j.is_object() ? j["product"] : nlohmann::json()}}));
+    });
+  });
+}
+
+// ---- sessions --------------------------------------------------------------------------------
+
+void CatalogApi::createSession(HttpRequest& req, HttpResponder r) {
+  if (options_.rate_limits && !sessions_per_ip_.allow(req.remote_ip, monotonicMs())) {
+    r.send(api::errorResponse(Error{"rate_limited", "too many new sessions from this address"}));
+    return;
+  }
+  std::string name;
+  if (!req.body.empty()) {
+    BC_TRY(body, api::parseObject(req.body));
+    BC_TRY(given, api::stringField(*body, "name", false, 4 * Sessions::kMaxNameChars));
+    if (*given) name = **given;
+    if (!name.empty() && !Sessions::isValidName(name)) {
+      r.send(api::errorResponse(Error{"invalid_argument", "name must be 1..32 characters without control characters"}));
+      return;
+    }
+  }
+  Session s;
+  s.user_id = randomHex(8);
+  s.name = name.empty() ? "观众" + s.user_id.substr(0, 4) : name;
+  s.issued_s = options_.clock() / 1000;
+  r.send(HttpResponse::json(201, {{"token", sessions_.issue(s)}, {"user", s.name}, {"user_id", s.user_id}}));
+}
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,67 @@
+#pragma once
+// Keys: the Redis key schema of the orders part, in one place. docs/DESIGN.md ("Orders in Redis:
+// key schema") explains each key; this header is the code's copy.
+//
+// Every key of one stream carries the hash tag {s:ID}, so every script over one stream is a
+// single-slot call that runs unchanged on Redis Cluster. Global keys (lists, factories, id
+// counters) are never touched by an order script.
+//
+// Ids are validated before they reach here (see isValidId); a key built from an unchecked id
+// could name another stream's data. Pure; thread-safe.
+#include <string>
+#include <string_view>
+
+namespace bloomcast::orders::keys {
+
+// ---- per stream: "bc:{s:ID}:..." -------------------------------------------------------------
+inline std::string streamPrefix(std::string_view id) {
+  std::string k;
+  k.reserve(12 + id.size());
+  k.append("bc:{s:").append(id).append("}:");
+  return k;
+}
+inline std::string streamKey(std::string_view id, std::string_view part) {
+  return streamPrefix(id).append(part);
+}
+// HASH factory_id, title, status, created_ms, key_sha256, pinned_sku, pinned_ends_at_ms
+inline std::string meta(std::string_view id) { return streamKey(id, "meta"); }
+// HASH sku -> units left; its fields are also the stream's product list
+inline std::string stock(std::string_view id) { return streamKey(id, "stock"); }
+// HASH title, title_json, price_cents, limit_per_buyer, image_url, created_ms
+inline std::string product(std::string_view id, std::string_view sku) {
+  return streamPrefix(id).append("p:").append(sku);
+}
+// HASH o:SEQ -> order record, k:BUYER:IDEMPOTENCY_KEY -> SEQ, b:SKU:BUYER -> units held
+inline std::string orders(std::string_view id) { return streamKey(id, "orders"); }
+// HASH seq (orders ever placed), gmv_cents, units, orders (net of cancelled and expired)
+inline std::string stats(std::string_view id) { return streamKey(id, "stats"); }
+// HASH UNIX_MINUTE -> "GMV_CENTS UNITS ORDERS" (net, by the minute the order was placed)
+inline std::string minutes(std::string_view id) { return streamKey(id, "minutes"); }
+// ZSET sku -> GMV cents (the stream's product leaderboard)
+inline std::string leaderboard(std::string_view id) { return streamKey(id, "lb"); }
+// ZSET SEQ -> expires_at_ms, for orders still "created"
+inline std::string unpaid(std::string_view id) { return streamKey(id, "unpaid"); }
+// STREAM of state changes (t=placed|paid|cancelled|expired, o=SEQ, ...), MAXLEN ~ bound
+inline std::string events(std::string_view id) { return streamKey(id, "events"); }
+// STREAM of pins with their wall time, for the replay
+inline std::string timeline(std::string_view id) { return streamKey(id, "timeline"); }
+// pub/sub channel of the stream's chat room (fanned out by the chat part)
+inline std::string room(std::string_view id) { return streamKey(id, "room"); }
+
+// ---- global ----------------------------------------------------------------------------------
+inline constexpr std::string_view kFactorySeq = "bc:seq:factory";  // INCR -> factory id
+inline constexpr std::string_view kStreamSeq = "bc:seq:stream";    // INCR -> stream id
+inline constexpr std::string_view kFactories = "bc:factories";     // ZSET id -> created_ms
+inline constexpr std::string_view kStreams = "bc:streams";         // ZSET id -> created_ms
+// HASH name, token_sha256, created_ms
+inline std::string factory(std::string_view id) { return std::string("bc:factory:").append(id); }
+
+// Ids are decimal numbers from INCR, at most 18 digits.
+inline bool isValidId(std::string_view id) {
+  if (id.empty() || id.size() > 18 || id[0] == '0') return false;
+  for (char c : id)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace bloomcast::orders::keys

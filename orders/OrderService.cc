@@ -1,0 +1,289 @@
+#include "orders/OrderService.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "orders/Keys.h"
+#include "orders/OrderScripts.h"
+
+namespace bloomcast::orders {
+namespace {
+
+const std::string kPlace = "orders.place";
+const std::string kPay = "orders.pay";
+const std::string kCancel = "orders.cancel";
+const std::string kExpire = "orders.expire";
+
+std::optional<int64_t> parseInt(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+Error refusal(const std::string& code, const RedisReply& reply) {
+  std::string detail = replyText(element(reply, 1));
+  if (code == "stream_not_found") return Error{code, "no such stream"};
+  if (code == "stream_ended") return Error{code, "the stream has ended; orders are closed"};
+  if (code == "product_not_found") return Error{code, "no such product on this stream"};
+  if (code == "sold_out") return Error{code, "not enough stock; units left: " + detail};
+  if (code == "limit_exceeded") return Error{code, "over the per-buyer limit; units still allowed: " + detail};
+  if (code == "idempotency_key_reused")
+    return Error{code, "this idempotency key was used for a different order"};
+  if (code == "order_not_found") return Error{code, "no such order"};
+  if (code == "order_expired") return Error{code, "the order expired unpaid"};
+  if (code == "order_cancelled") return Error{code, "the order was cancelled"};
+  if (code == "order_paid") return Error{code, "the order is paid; ask the seller to cancel it"};
+  return Error{"internal", "unexpected script answer: " + code};
+}
+
+// Keys of cancel and expire, in the order the scripts expect.
+std::vector<std::string> releaseKeys(const std::string& s) {
+  return {keys::orders(s), keys::stock(s),  keys::stats(s), keys::minutes(s),
+          keys::leaderboard(s), keys::unpaid(s), keys::events(s)};
+}
+
+}  // namespace
+
+OrderService::OrderService(EventLoop& loop, RedisClient& redis, MetricsRegistry& metrics,
+                           OrderServiceOptions options)
+    : loop_(loop),
+      redis_(redis),
+      options_(options),
+      max_events_(std::to_string(options.max_events)),
+      expiry_timer_(loop) {
+  redis_.registerScript(kPlace, scripts::kPlace);
+  redis_.registerScript(kPay, scripts::kPay);
+  redis_.registerScript(kCancel, scripts::kCancel);
+  redis_.registerScript(kExpire, scripts::kExpire);
+  place_latency_ = metrics.histogram("bloomcast_order_place_seconds",
+                                     "Round trip of the place-order script", latencyBucketsSeconds());
+  auto result = [&](const char* r) {
+    return metrics.counter("bloomcast_orders_total", "Order attempts by result", {{"result", r}});
+  };
+  created_ = result("created");
+  replayed_ = result("replay");
+  refused_ = result("refused");
+  failed_ = result("store_unavailable");
+  gmv_cents_ = metrics.counter("bloomcast_orders_gmv_cents_total",
+                               "GMV in cents of orders created through this node");
+  expired_ = metrics.counter("bloomcast_orders_expired_total",
+                             "Unpaid orders this node released after their deadline");
+  if (options_.expiry_interval_ms > 0)
+    expiry_timer_.start(options_.expiry_interval_ms, options_.expiry_interval_ms,
+                        [this] { expiryTick(); });
+}
+
+std::optional<std::pair<std::string, int64_t>> OrderService::parseOrderId(std::string_view id) {
+  auto dash = id.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::string_view stream = id.substr(0, dash), seq = id.substr(dash + 1);
+  if (!keys::isValidId(stream) || !keys::isValidId(seq)) return std::nullopt;
+  return std::pair{std::string(stream), *parseInt(seq)};
+}
+
+std::optional<Order> OrderService::parseRecord(const std::string& stream_id, int64_t seq,
+                                               std::string_view record) {
+  std::string_view parts[7];
+  std::size_t n = 0, start = 0;
+  while (n < 7) {
+    auto bar = record.find('|', start);
+    parts[n++] = record.substr(start, bar == std::string_view::npos ? bar : bar - start);
+    if (bar == std::string_view::npos) break;
+    start = bar + 1;
+  }
+  if (n != 7) return std::nullopt;
+  auto qty = parseInt(parts[2]), amount = parseInt(parts[3]), created = parseInt(parts[5]),
+       updated = parseInt(parts[6]);
+  if (!qty || !amount || !created || !updated) return std::nullopt;
+  Order o;
+  o.stream_id = stream_id;
+  o.seq = seq;
+  o.id = stream_id + "-" + std::to_string(seq);
+  o.status = std::string(parts[0]);
+  o.sku = std::string(parts[1]);
+  o.qty = *qty;
+  o.amount_cents = *amount;
+  o.buyer_id = std::string(parts[4]);
+  o.created_ms = *created;
+  o.updated_ms = *updated;
+  return o;
+}
+
+// ---- place / pay / cancel --------------------------------------------------------------------
+
+void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceResult> cb) {
+  const std::string& s = q.stream_id;
+  std::string now = std::to_string(now_ms);
+  auto sent = std::chrono::steady_clock::now();
+  redis_.evalScript(
+      kPlace,
+      {keys::meta(s), keys::product(s, q.sku), keys::stock(s), keys::orders(s), keys::stats(s),
+       keys::minutes(s), keys::leaderboard(s), keys::unpaid(s), keys::events(s)},
+      {q.sku, std::to_string(q.qty), q.buyer_id, q.idempotency_key, now,
+       std::to_string(now_ms + options_.order_expiry_ms), q.buyer_name_json, keys::room(s),
+       max_events_},
+      [this, s, sent, cb = std::move(cb)](RedisResult r) {
+        place_latency_->observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+        auto c = checked(r);
+        if (!c) {
+          failed_->inc();
+          return cb(std::unexpected(c.error()));
+        }
+        const RedisReply& reply = **c;
+        std::string code = replyText(element(reply, 0));
+        if (code == "created" || code == "replay") {
+          PlaceResult out;
+          out.replay = code == "replay";
+          out.order_id = s + "-" + replyText(element(reply, 1));
+          out.amount_cents = replyIntOr(element(reply, 2), 0);
+          (out.replay ? replayed_ : created_)->inc();
+          if (!out.replay) gmv_cents_->inc(static_cast<uint64_t>(out.amount_cents));
+          return cb(std::move(out));
+        }
+        refused_->inc();
+        cb(std::unexpected(refusal(code, reply)));
+      });
+}
+
+void OrderService::pay(const std::string& order_id, const std::string& buyer_id, int64_t now_ms,
+                       Callback<Transition> cb) {
+  transition(kPay, order_id, buyer_id, now_ms, std::move(cb));
+}
+
+void OrderService::cancel(const std::string& order_id, const std::string& buyer_id,
+                          int64_t now_ms, Callback<Transition> cb) {
+  transition(kCancel, order_id, buyer_id, now_ms, std::move(cb));
+}
+
+void OrderService::transition(const std::string& script, const std::string& order_id,
+                              const std::string& buyer_id, int64_t now_ms,
+                              Callback<Transition> cb) {
+  auto parsed = parseOrderId(order_id);
+  if (!parsed) {
+    cb(std::unexpected(Error{"order_not_found", "no such order"}));
+    return;
+  }
+  const auto& [s, seq] = *parsed;
+  std::vector<std::string> k = script == kPay
+                                   ? std::vector<std::string>{keys::orders(s), keys::unpaid(s), keys::events(s)}
+                                   : releaseKeys(s);
+  redis_.evalScript(script, k, {std::to_string(seq), buyer_id, std::to_string(now_ms), max_events_},
+                    [order_id, cb = std::move(cb)](RedisResult r) {
+                      auto c = checked(r);
+                      if (!c) return cb(std::unexpected(c.error()));
+                      std::string code = replyText(element(**c, 0));
+                      if (code == "paid" || code == "cancelled")
+                        return cb(Transition{order_id, code, replyIntOr(element(**c, 1), 0)});
+                      cb(std::unexpected(refusal(code, **c)));
+                    });
+}
+
+// ---- expiry ----------------------------------------------------------------------------------
+
+void OrderService::expireStream(const std::string& stream_id, int64_t now_ms, Callback<int64_t> cb) {
+  struct Run {
+    OrderService* self;
+    std::string stream_id;
+    std::string now;
+    int64_t expired = 0;
+    Callback<int64_t> cb;
+    void step(std::shared_ptr<Run> me) {
+      self->redis_.evalScript(
+          kExpire, releaseKeys(stream_id),
+          {now, std::to_string(self->options_.expire_batch), self->max_events_},
+          [me](RedisResult r) {
+            auto c = checked(r);
+            if (!c) return me->cb(std::unexpected(c.error()));
+            int64_t expired = replyIntOr(element(**c, 0), 0);
+            int64_t examined = replyIntOr(element(**c, 1), 0);
+            me->expired += expired;
+            me->self->expired_->inc(static_cast<uint64_t>(expired));
+            if (examined >= static_cast<int64_t>(me->self->options_.expire_batch))
+              return me->step(me);  // more may be due
+            me->cb(me->expired);
+          });
+    }
+  };
+  auto run = std::make_shared<Run>(Run{this, stream_id, std::to_string(now_ms), 0, std::move(cb)});
+  run->step(run);
+}
+
+void OrderService::expireDue(int64_t now_ms, Callback<int64_t> cb) {
+  redis_.command(
+      {"ZRANGE", std::string(keys::kStreams), "0", "-1"},
+      [this, now_ms, cb = std::move(cb)](RedisResult r) {
+        auto c = checked(r);
+        if (!c) return cb(std::unexpected(c.error()));
+        struct Total {
+          int64_t expired = 0;
+          std::size_t left;
+          std::optional<Error> error;
+          Callback<int64_t> cb;
+        };
+        const auto& ids = (*c)->elements;
+        if (ids.empty()) return cb(int64_t{0});
+        auto total = std::make_shared<Total>(Total{0, ids.size(), std::nullopt, cb});
+        for (const auto& id : ids) {
+          if (!keys::isValidId(id.str)) {
+            if (--total->left == 0) total->cb(total->expired);
+            continue;
+          }
+          expireStream(id.str, now_ms, [total](std::expected<int64_t, Error> n) {
+            if (n) total->expired += *n;
+            else if (!total->error) total->error = n.error();
+            if (--total->left > 0) return;
+            if (total->error) total->cb(std::unexpected(*total->error));
+            else total->cb(total->expired);
+          });
+        }
+      });
+}
+
+void OrderService::expiryTick() {
+  if (expiry_running_ || !redis_.connected()) return;
+  expiry_running_ = true;
+  int64_t now_ms = options_.clock ? options_.clock()
+                                  : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+  expireDue(now_ms, [this](std::expected<int64_t, Error> n) {
+    expiry_running_ = false;
+    if (!n) spdlog::warn("orders: expiry pass failed: {}", n.error().message);
+    else if (*n > 0) spdlog::info("orders: {} unpaid orders expired", *n);
+  });
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+void OrderService::readOrders(const std::string& stream_id, int64_t from_seq, int64_t count,
+                              Callback<std::vector<Order>> cb) {
+  std::vector<std::string> args{"HMGET", keys::orders(stream_id)};
+  args.reserve(2 + static_cast<std::size_t>(count));
+  for (int64_t seq = from_seq; seq < from_seq + count; ++seq) args.push_back("o:" + std::to_string(seq));
+  redis_.command(args, [stream_id, from_seq, cb = std::move(cb)](RedisResult r) {
+    auto c = checked(r);
+    if (!c) return cb(std::unexpected(c.error()));
+    std::vector<Order> out;
+    out.reserve((*c)->elements.size());
+    int64_t seq = from_seq;
+    for (const auto& e : (*c)->elements) {
+      if (e.type == RedisReply::Type::String)
+        if (auto o = parseRecord(stream_id, seq, e.str)) out.push_back(std::move(*o));
+      ++seq;
+    }
+    cb(std::move(out));
+  });
+}
+
+void OrderService::lastSeq(const std::string& stream_id, Callback<int64_t> cb) {
+  redis_.command({"HGET", keys::stats(stream_id), "seq"}, [cb = std::move(cb)](RedisResult r) {
+    auto c = checked(r);
+    if (!c) return cb(std::unexpected(c.error()));
+    cb(replyIntOr(**c, 0));
+  });
+}
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,127 @@
+#pragma once
+// OrderService: placing, paying, cancelling and expiring orders — each one EVALSHA of a script
+// in OrderScripts.h — and reading orders back.
+//
+// An order id is "STREAM-SEQ" (SEQ counts the stream's orders from 1), so the id alone names
+// the stream's hash tag. Order lifecycle:
+//
+//   created --pay--> paid
+//      |  \--cancel--> cancelled <--cancel (organizer/factory only)-- paid
+//      \--deadline passed, expiry task--> expired
+//
+// cancel and expire give back the stock and the buyer's allowance and subtract the order from
+// GMV, units and orders (stream and minute counters), atomically and exactly once.
+//
+// The expiry task runs every expiry_interval_ms on every node: it lists the streams and runs
+// the expire script on each; concurrent runs on several nodes are safe (each order changes
+// state inside one atomic script) and only cost duplicate scans.
+//
+// Thread: loop thread. Owned by OrdersModule; destroy after the RedisClient is closed.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "infra/EventLoop.h"
+#include "infra/Metrics.h"
+#include "infra/RedisClient.h"
+#include "orders/StoreReplies.h"
+
+namespace bloomcast::orders {
+
+struct PlaceRequest {
+  std::string stream_id;        // valid id
+  std::string sku;              // valid SKU
+  int64_t qty = 1;              // 1..kMaxQty
+  std::string buyer_id;         // session user id
+  std::string buyer_name_json;  // JSON string shown in the room ("张**")
+  std::string idempotency_key;  // 1..64 printable ASCII
+};
+
+struct PlaceResult {
+  bool replay = false;  // true: the idempotency key was seen; this is the first answer
+  std::string order_id;
+  int64_t amount_cents = 0;
+};
+
+struct Order {
+  std::string id;  // STREAM-SEQ
+  std::string stream_id;
+  int64_t seq = 0;
+  std::string status;  // created | paid | cancelled | expired
+  std::string sku;
+  int64_t qty = 0;
+  int64_t amount_cents = 0;
+  std::string buyer_id;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct OrderServiceOptions {
+  int64_t order_expiry_ms = 15 * 60 * 1000;  // unpaid orders expire after this
+  uint64_t expiry_interval_ms = 1000;        // 0: no periodic task (tests drive expireDue)
+  std::size_t max_events = 1000000;          // MAXLEN ~ of each stream's event stream
+  std::size_t expire_batch = 200;            // orders released per script call
+  std::function<int64_t()> clock;            // wall clock (UNIX ms) of the expiry task; null: system
+};
+
+class OrderService {
+ public:
+  static constexpr int64_t kMaxQty = 999;
+
+  OrderService(EventLoop& loop, RedisClient& redis, MetricsRegistry& metrics,
+               OrderServiceOptions options);
+
+  // Errors: stream_not_found, stream_ended, product_not_found, sold_out, limit_exceeded,
+  // idempotency_key_reused, store_unavailable, internal.
+  void place(const PlaceRequest& request, int64_t now_ms, Callback<PlaceResult> cb);
+
+  // buyer_id "" acts for the organizer or the stream's factory. Answers the order's status
+  // ("paid" / "cancelled") and amount. Errors: order_not_found, order_expired,
+  // order_cancelled, order_paid, store_unavailable.
+  struct Transition {
+    std::string order_id;
+    std::string status;
+    int64_t amount_cents = 0;
+  };
+  void pay(const std::string& order_id, const std::string& buyer_id, int64_t now_ms,
+           Callback<Transition> cb);
+  void cancel(const std::string& order_id, const std::string& buyer_id, int64_t now_ms,
+              Callback<Transition> cb);
+
+  // Releases unpaid orders of one stream whose deadline is <= now_ms, all of them (in
+  // batches). Answers how many this call expired.
+  void expireStream(const std::string& stream_id, int64_t now_ms, Callback<int64_t> cb);
+  // expireStream over every stream; answers the total.
+  void expireDue(int64_t now_ms, Callback<int64_t> cb);
+
+  // Orders seq in [from_seq, from_seq + count) of one stream that exist, in seq order; and
+  // the stream's highest seq so far.
+  void readOrders(const std::string& stream_id, int64_t from_seq, int64_t count,
+                  Callback<std::vector<Order>> cb);
+  void lastSeq(const std::string& stream_id, Callback<int64_t> cb);
+
+  // "STREAM-SEQ" -> (stream, seq); nullopt when malformed.
+  static std::optional<std::pair<std::string, int64_t>> parseOrderId(std::string_view id);
+  // One o:SEQ record -> Order; nullopt when it does not parse.
+  static std::optional<Order> parseRecord(const std::string& stream_id, int64_t seq,
+                                          std::string_view record);
+
+ private:
+  void transition(const std::string& script, const std::string& order_id,
+                  const std::string& buyer_id, int64_t now_ms, Callback<Transition> cb);
+  void expiryTick();
+
+  EventLoop& loop_;
+  RedisClient& redis_;
+  OrderServiceOptions options_;
+  std::string max_events_;
+  Timer expiry_timer_;
+  bool expiry_running_ = false;
+  std::shared_ptr<Histogram> place_latency_;
+  std::shared_ptr<Counter> created_, replayed_, refused_, failed_, gmv_cents_, expired_;
+};
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,56 @@
+#pragma once
+// Sessions: viewer identities as signed tokens, so that no Redis round trip is needed to know
+// who is buying.
+//
+//   token = UID "." base64url(NAME) "." ISSUED_S "." base64url(HMAC-SHA256(secret, first three))
+//
+// UID is 16 lowercase hex digits (64 random bits), NAME 1..32 characters of UTF-8 without
+// control characters. A token whose MAC does not match (compared in constant time), that does
+// not parse, or that is older than max_age_s is refused.
+//
+// The secret must be the same on every node: it is derived from the admin token (which every
+// node of one deployment shares) as HMAC-SHA256(admin_token, "bloomcast/session/v1"). Changing
+// the admin token therefore signs every viewer out; viewers simply take a new session. Nothing
+// about sessions is stored in Redis, so a Redis dump cannot forge them.
+//
+// Thread: loop thread (the HMAC state is reused between calls). Owned by OrdersModule.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "orders/Crypto.h"
+
+namespace bloomcast::orders {
+
+struct Session {
+  std::string user_id;  // 16 hex digits
+  std::string name;
+  int64_t issued_s = 0;
+};
+
+class Sessions {
+ public:
+  static constexpr std::size_t kMaxNameChars = 32;
+  static constexpr int64_t kDefaultMaxAgeS = 30 * 24 * 3600;
+
+  explicit Sessions(std::string_view admin_token, int64_t max_age_s = kDefaultMaxAgeS);
+
+  // A new session for `name` (already validated with isValidName) issued at now_s.
+  std::string issue(const Session& session) const;
+  // The session a token names, if its signature holds and it has not aged out at now_s.
+  std::optional<Session> verify(std::string_view token, int64_t now_s) const;
+
+  // 1..32 code points of valid UTF-8, none a control character.
+  static bool isValidName(std::string_view name);
+  // The name as others see it in "someone just bought": first character, then "**".
+  static std::string maskedName(std::string_view name);
+
+ private:
+  std::string sign(std::string_view payload) const;
+
+  HmacSha256 hmac_;
+  int64_t max_age_s_;
+};
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,557 @@
+// Ordering against a real Redis, through the HTTP API: the flash sale (no overselling under
+// 20,000 concurrent attempts), idempotent replays, per-buyer limits, pay / cancel / expiry
+// returning stock exactly once, GMV, the room's "just bought" frame, bad input, rate limits,
+// Redis dying mid-load, and the streamed CSV export.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "OrdersFixture.h"
+#include "orders/Keys.h"
+#include "orders/OrderService.h"
+
+namespace bloomcast::orders::test {
+namespace {
+
+std::string errorOf(const HttpResult& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  return j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "";
+}
+
+class Orders : public OrdersFixture {
+ protected:
+  void SetUp() override { start(); }
+};
+
+TEST_F(Orders, AnOrderIsStoredCountedAndAnnouncedInTheRoom) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 1990, 100, 0, "明前\"龙井\"");
+  std::mutex mu;
+  std::vector<std::string> frames;
+  lt_.sync([&] {
+    redis_->subscribe(keys::room(s.id), [&](const std::string&, const std::string& payload) {
+      std::lock_guard lock(mu);
+      if (payload != "ping") frames.push_back(payload);
+    });
+  });
+  ASSERT_TRUE(waitUntil([&] { return redis_server_->command({"PUBLISH", keys::room(s.id), "ping"}) == "1"; }));
+
+  auto buyer = newSession("张三丰");
+  auto r = order(buyer, s.id, "TEA", 3, "first");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["order_id"], s.id + "-1");
+  EXPECT_EQ(j["amount_cents"], 3 * 1990);
+  EXPECT_EQ(j["status"], "created");
+
+  EXPECT_EQ(stockOf(s.id, "TEA"), 97);
+  EXPECT_EQ(statOf(s.id, "gmv_cents"), 5970);
+  EXPECT_EQ(statOf(s.id, "units"), 3);
+  EXPECT_EQ(statOf(s.id, "orders"), 1);
+  EXPECT_EQ(eventCount(s.id), 1);
+
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return !frames.empty(); }));
+  auto frame = nlohmann::json::parse(frames[0]);
+  EXPECT_EQ(frame["type"], "order");
+  EXPECT_EQ(frame["sku"], "TEA");
+  EXPECT_EQ(frame["title"], "明前\"龙井\"");
+  EXPECT_EQ(frame["qty"], 3);
+  EXPECT_EQ(frame["user"], "张**") << "buyers are masked in the room";
+  EXPECT_NEAR(frame["ts"].get<double>(), static_cast<double>(api::systemClockMs()), 60000);
+  lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
+
+  auto list = get("/api/orders?stream=" + s.id, kAdmin);
+  ASSERT_EQ(list.status, 200) << list.body;
+  auto orders = nlohmann::json::parse(list.body)["orders"];
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0]["order_id"], s.id + "-1");
+  EXPECT_EQ(orders[0]["qty"], 3);
+  EXPECT_EQ(orders[0]["status"], "created");
+  EXPECT_EQ(get("/api/orders?stream=" + s.id, buyer).status, 403);
+  EXPECT_EQ(get("/api/orders?stream=" + s.id, createFactory("别家").secret).status, 403);
+  EXPECT_EQ(get("/api/orders?stream=" + s.id, f.secret).status, 200);
+}
+
+TEST_F(Orders, BadInputGetsAClear4xxAndStoresNothing) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 1990, 100);
+  auto buyer = newSession();
+  auto body = [&](nlohmann::json patch) {
+    nlohmann::json b = {{"stream", s.id}, {"sku", "TEA"}, {"qty", 1}, {"idempotency_key", "k"}};
+    for (auto& [k, v] : patch.items()) {
+      if (v.is_null()) b.erase(k);
+      else b[k] = v;
+    }
+    return b.dump();
+  };
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string token;
+    long status;
+    std::string code;
+  };
+  std::vector<Case> cases = {
+      {"malformed JSON", "{\"stream\":", buyer, 400, "bad_json"},
+      {"not an object", "[1,2]", buyer, 400, "bad_json"},
+      {"qty 0", body({{"qty", 0}}), buyer, 400, "invalid_argument"},
+      {"qty negative", body({{"qty", -3}}), buyer, 400, "invalid_argument"},
+      {"qty huge", body({{"qty", 1000000000000LL}}), buyer, 400, "invalid_argument"},
+      {"qty over the cap", body({{"qty", 1000}}), buyer, 400, "invalid_argument"},
+      {"qty as text", body({{"qty", "1"}}), buyer, 400, "invalid_argument"},
+      {"qty fractional", body({{"qty", 1.5}}), buyer, 400, "invalid_argument"},
+      {"qty missing", body({{"qty", nullptr}}), buyer, 400, "invalid_argument"},
+      {"stream as number", body({{"stream", 1}}), buyer, 400, "invalid_argument"},
+      {"unknown stream", body({{"stream", "424242"}}), buyer, 404, "stream_not_found"},
+      {"malformed stream", body({{"stream", "x}:y"}}), buyer, 404, "stream_not_found"},
+      {"unknown SKU", body({{"sku", "NOPE"}}), buyer, 404, "product_not_found"},
+      {"SKU with a separator", body({{"sku", "TEA|1"}}), buyer, 404, "product_not_found"},
+      {"missing idempotency key", body({{"idempotency_key", nullptr}}), buyer, 400, "idempotency_key_required"},
+      {"overlong idempotency key", body({{"idempotency_key", std::string(65, 'k')}}), buyer, 400, "invalid_argument"},
+      {"idempotency key with spaces", body({{"idempotency_key", "a b"}}), buyer, 400, "invalid_argument"},
+      {"idempotency key not a string", body({{"idempotency_key", 5}}), buyer, 400, "invalid_argument"},
+      {"no token", body({}), "", 401, "unauthorized"},
+      {"forged token", body({}), buyer.substr(0, buyer.size() - 2) + "AA", 401, "unauthorized"},
+      {"admin token is no session", body({}), kAdmin, 401, "unauthorized"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> headers{"Content-Type: application/json"};
+    if (!c.token.empty()) headers.push_back("Authorization: Bearer " + c.token);
+    auto r = http("POST", base_ + "/api/orders", c.body, headers);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    EXPECT_EQ(errorOf(r), c.code) << c.name;
+    if (c.status == 401) {
+      EXPECT_EQ(r.headers["www-authenticate"], "Bearer") << c.name;
+    }
+  }
+  auto big = http("POST", base_ + "/api/orders", std::string(16 * 1024 + 1, ' '),
+                  {"Authorization: Bearer " + buyer});
+  EXPECT_EQ(big.status, 413);
+  // Exactly 64 is fine.
+  EXPECT_EQ(order(buyer, s.id, "TEA", 1, std::string(64, 'k')).status, 201);
+  EXPECT_EQ(stockOf(s.id, "TEA"), 99);
+  EXPECT_EQ(statOf(s.id, "seq"), 1);
+  EXPECT_EQ(eventCount(s.id), 1);
+}
+
+TEST_F(Orders, FlashSaleOf1000UnitsUnder20000ConcurrentAttemptsSellsExactly1000) {
+  constexpr int kStock = 1000, kAttempts = 20000, kBuyers = 2000, kConnections = 100;
+  constexpr int64_t kPrice = 990;
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "FLASH", kPrice, kStock);
+  std::vector<std::string> buyers;
+  lt_.sync([&] {
+    for (int i = 0; i < kBuyers; ++i) {
+      char uid[17];
+      std::snprintf(uid, sizeof uid, "%016x", i + 1);
+      buyers.push_back(module_->sessions().issue(Session{uid, "buyer", api::systemClockMs() / 1000}));
+    }
+  });
+  std::vector<Request> requests;
+  for (int i = 0; i < kAttempts; ++i)
+    requests.push_back(orderRequest(buyers[static_cast<std::size_t>(i % kBuyers)], s.id, "FLASH", 1,
+                                    "attempt-" + std::to_string(i)));
+  auto started = std::chrono::steady_clock::now();
+  auto replies = runConcurrently(base_, requests, kConnections);
+  auto took = std::chrono::steady_clock::now() - started;
+
+  int created = 0, sold_out = 0, other = 0;
+  std::set<std::string> order_ids;
+  for (const auto& r : replies) {
+    if (r.status == 201) {
+      ++created;
+      order_ids.insert(r.json()["order_id"].get<std::string>());
+    } else if (r.status == 409 && r.json()["error"] == "sold_out") {
+      ++sold_out;
+    } else {
+      ++other;
+    }
+  }
+  EXPECT_EQ(created, kStock);
+  EXPECT_EQ(sold_out, kAttempts - kStock);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(order_ids.size(), static_cast<std::size_t>(kStock)) << "every order id distinct";
+  EXPECT_EQ(stockOf(s.id, "FLASH"), 0);
+  EXPECT_EQ(statOf(s.id, "units"), kStock);
+  EXPECT_EQ(statOf(s.id, "orders"), kStock);
+  EXPECT_EQ(statOf(s.id, "gmv_cents"), kStock * kPrice);
+  EXPECT_EQ(eventCount(s.id), kStock) << "one event per order";
+  auto gmv = nlohmann::json::parse(get("/api/gmv").body);
+  EXPECT_EQ(gmv["total_cents"], kStock * kPrice);
+  EXPECT_EQ(gmv["units"], kStock);
+  std::cout << "[ info ] " << kAttempts << " attempts in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+}
+
+TEST_F(Orders, ConcurrentReplaysOfOneIdempotencyKeySellOnce) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 500, 100);
+  auto buyer = newSession();
+  std::vector<Request> requests(200, orderRequest(buyer, s.id, "TEA", 2, "same-key"));
+  auto replies = runConcurrently(base_, requests, 50);
+  int created = 0, replayed = 0;
+  std::set<std::string> ids;
+  for (const auto& r : replies) {
+    if (r.status == 201) ++created;
+    if (r.status == 200) ++replayed;
+    auto j = r.json();
+    ids.insert(j["order_id"].get<std::string>());
+    EXPECT_EQ(j["amount_cents"], 1000);
+    EXPECT_EQ(j["status"], "created");
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(replayed, 199);
+  EXPECT_EQ(ids.size(), 1u) << "every replay answers the first order";
+  EXPECT_EQ(stockOf(s.id, "TEA"), 98);
+  EXPECT_EQ(eventCount(s.id), 1);
+
+  auto reused = order(buyer, s.id, "TEA", 3, "same-key");
+  EXPECT_EQ(reused.status, 422);
+  EXPECT_EQ(errorOf(reused), "idempotency_key_reused");
+  EXPECT_EQ(order(newSession(), s.id, "TEA", 2, "same-key").status, 201)
+      << "keys are per buyer: another viewer's identical key is another order";
+}
+
+TEST_F(Orders, PerBuyerLimitHoldsUnderConcurrencyAndCancelGivesTheAllowanceBack) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "LIM", 100, 1000, 2);
+  auto buyer = newSession();
+  std::vector<Request> requests;
+  for (int i = 0; i < 50; ++i) requests.push_back(orderRequest(buyer, s.id, "LIM", 1, "k" + std::to_string(i)));
+  auto replies = runConcurrently(base_, requests, 25);
+  int created = 0, limited = 0;
+  std::string first_id;
+  for (const auto& r : replies) {
+    if (r.status == 201) {
+      ++created;
+      first_id = r.json()["order_id"];
+    }
+    if (r.status == 409 && r.json()["error"] == "limit_exceeded") ++limited;
+  }
+  EXPECT_EQ(created, 2);
+  EXPECT_EQ(limited, 48);
+  EXPECT_EQ(order(buyer, s.id, "LIM", 3, "too-many").status, 409);
+  EXPECT_EQ(order(newSession(), s.id, "LIM", 2, "other-buyer").status, 201);
+
+  ASSERT_EQ(call("POST", "/api/orders/" + first_id + "/cancel", nullptr, buyer).status, 200);
+  EXPECT_EQ(order(buyer, s.id, "LIM", 1, "after-cancel").status, 201);
+  EXPECT_EQ(errorOf(order(buyer, s.id, "LIM", 1, "over-again")), "limit_exceeded");
+}
+
+TEST_F(Orders, ConcurrentCancelsReturnStockExactlyOnce) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "CUP", 2500, 10);
+  auto buyer = newSession();
+  auto placed = order(buyer, s.id, "CUP", 4, "c1");
+  ASSERT_EQ(placed.status, 201);
+  std::string id = nlohmann::json::parse(placed.body)["order_id"];
+  EXPECT_EQ(stockOf(s.id, "CUP"), 6);
+
+  std::vector<Request> cancels(40, Request{"POST", "/api/orders/" + id + "/cancel", "", buyer});
+  for (auto& r : runConcurrently(base_, cancels, 20)) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["status"], "cancelled");
+  }
+  EXPECT_EQ(stockOf(s.id, "CUP"), 10);
+  EXPECT_EQ(statOf(s.id, "gmv_cents"), 0);
+  EXPECT_EQ(statOf(s.id, "units"), 0);
+  EXPECT_EQ(statOf(s.id, "orders"), 0);
+  EXPECT_EQ(eventCount(s.id), 2) << "placed + cancelled";
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + id + "/pay", nullptr, buyer)), "order_cancelled");
+  EXPECT_EQ(call("POST", "/api/orders/" + id + "/cancel", nullptr, newSession()).status, 404)
+      << "another viewer cannot see the order";
+  EXPECT_EQ(call("POST", "/api/orders/9-99/cancel", nullptr, buyer).status, 404);
+  EXPECT_EQ(call("POST", "/api/orders/nonsense/cancel", nullptr, buyer).status, 404);
+  auto series = nlohmann::json::parse(get("/api/gmv?stream=" + s.id + "&minutes=5").body)["series"];
+  int64_t sum = 0;
+  for (const auto& m : series) sum += m["gmv_cents"].get<int64_t>();
+  EXPECT_EQ(sum, 0) << "the cancelled order left the per-minute series";
+}
+
+TEST_F(Orders, PayThenOnlyTheSellerCanCancel) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "CUP", 2500, 10);
+  auto buyer = newSession();
+  std::string id = nlohmann::json::parse(order(buyer, s.id, "CUP", 1, "p1").body)["order_id"];
+  EXPECT_EQ(call("POST", "/api/orders/" + id + "/pay", nullptr, "").status, 401);
+  auto paid = call("POST", "/api/orders/" + id + "/pay", nullptr, buyer);
+  ASSERT_EQ(paid.status, 200) << paid.body;
+  EXPECT_EQ(nlohmann::json::parse(paid.body)["status"], "paid");
+  EXPECT_EQ(call("POST", "/api/orders/" + id + "/pay", nullptr, buyer).status, 200) << "idempotent";
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + id + "/cancel", nullptr, buyer)), "order_paid");
+  EXPECT_EQ(call("POST", "/api/orders/" + id + "/cancel", nullptr, createFactory("x").secret).status, 403);
+  auto refund = call("POST", "/api/orders/" + id + "/cancel", nullptr, f.secret);
+  ASSERT_EQ(refund.status, 200) << refund.body;
+  EXPECT_EQ(stockOf(s.id, "CUP"), 10);
+  EXPECT_EQ(statOf(s.id, "gmv_cents"), 0);
+}
+
+TEST_F(Orders, GmvSumsStreamsIntoFactoriesAndMinutes) {
+  auto f1 = createFactory("一厂");
+  auto f2 = createFactory("二厂");
+  auto a = createStream(f1, "A");
+  auto b = createStream(f1, "B");
+  auto c = createStream(f2, "C");
+  for (const auto& s : {a, b, c}) addProduct(s.id, "P", 1000, 100);
+  auto buyer = newSession();
+  ASSERT_EQ(order(buyer, a.id, "P", 1, "1").status, 201);
+  ASSERT_EQ(order(buyer, b.id, "P", 2, "2").status, 201);
+  clock_offset_ms_ = 60000;  // a minute later
+  ASSERT_EQ(order(buyer, c.id, "P", 5, "3").status, 201);
+
+  auto g = nlohmann::json::parse(get("/api/gmv?minutes=10").body);
+  EXPECT_EQ(g["total_cents"], 8000);
+  EXPECT_EQ(g["orders"], 3);
+  EXPECT_EQ(g["units"], 8);
+  ASSERT_EQ(g["streams"].size(), 3u);
+  EXPECT_EQ(g["streams"][0]["id"], c.id) << "leaderboard: highest GMV first";
+  ASSERT_EQ(g["factories"].size(), 2u);
+  EXPECT_EQ(g["factories"][0]["id"], f2.id);
+  EXPECT_EQ(g["factories"][0]["gmv_cents"], 5000);
+  EXPECT_EQ(g["factories"][1]["gmv_cents"], 3000);
+  EXPECT_EQ(g["factories"][1]["name"], "一厂");
+  auto series = g["series"];
+  ASSERT_EQ(series.size(), 10u);
+  EXPECT_EQ(series[9]["gmv_cents"], 5000) << "this minute";
+  EXPECT_EQ(series[8]["gmv_cents"], 3000) << "the minute before";
+  EXPECT_EQ(series[9]["t"].get<int64_t>() - series[8]["t"].get<int64_t>(), 60000);
+
+  auto one = nlohmann::json::parse(get("/api/gmv?stream=" + b.id).body);
+  EXPECT_EQ(one["total_cents"], 2000);
+  ASSERT_EQ(one["products"].size(), 1u);
+  EXPECT_EQ(one["products"][0]["sku"], "P");
+  EXPECT_EQ(one["products"][0]["gmv_cents"], 2000);
+  EXPECT_EQ(get("/api/gmv?stream=777").status, 404);
+  EXPECT_EQ(get("/api/gmv?minutes=0").status, 400);
+}
+
+TEST_F(Orders, LargeAmountsStayExactInCents) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "GOLD", 9'999'999'999, 1000);  // 99,999,999.99 yuan
+  auto buyer = newSession();
+  auto r = order(buyer, s.id, "GOLD", 999, "big");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["amount_cents"], 9'999'999'999LL * 999);
+  EXPECT_EQ(statOf(s.id, "gmv_cents"), 9'999'999'999LL * 999);
+  auto csv = get("/api/orders?stream=" + s.id + "&format=csv", kAdmin);
+  EXPECT_NE(csv.body.find(",9989999999001,99899999990.01,"), std::string::npos) << csv.body;
+}
+
+class Expiry : public OrdersFixture {
+ protected:
+  void SetUp() override {
+    start({}, [](OrdersOptions& o) {
+      o.order_expiry_ms = 60000;
+      o.expiry_interval_ms = 20;  // the periodic task runs, on the fixture's clock
+    });
+  }
+};
+
+TEST_F(Expiry, UnpaidOrdersExpireAndReturnStockExactlyOnce) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 20);
+  auto buyer = newSession();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(nlohmann::json::parse(order(buyer, s.id, "TEA", 2, "e" + std::to_string(i)).body)["order_id"]);
+  ASSERT_EQ(call("POST", "/api/orders/" + ids[0] + "/pay", nullptr, buyer).status, 200);
+  EXPECT_EQ(stockOf(s.id, "TEA"), 10);
+
+  clock_offset_ms_ = 61000;  // past every deadline
+  // A second "node" runs the same expiry concurrently with the periodic task.
+  std::promise<std::expected<int64_t, Error>> other;
+  lt_.sync([&] {
+    module_->orders().expireDue(api::systemClockMs() + 61000, [&](auto n) { other.set_value(n); });
+  });
+  ASSERT_TRUE(other.get_future().get().has_value());
+  ASSERT_TRUE(waitUntil([&] { return stockOf(s.id, "TEA") == 18; }));
+  // The periodic task and the second node together expired each order once.
+  ASSERT_TRUE(waitUntil([&] {
+    return metrics_.render().find("bloomcast_orders_expired_total 4") != std::string::npos;
+  }));
+  EXPECT_EQ(stockOf(s.id, "TEA"), 18);
+  EXPECT_EQ(statOf(s.id, "orders"), 1);
+  EXPECT_EQ(statOf(s.id, "gmv_cents"), 600);
+  EXPECT_EQ(redis_server_->command({"ZCARD", keys::unpaid(s.id)}), "0");
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + ids[1] + "/pay", nullptr, buyer)), "order_expired");
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + ids[1] + "/cancel", nullptr, buyer)), "order_expired");
+  auto list = nlohmann::json::parse(get("/api/orders?stream=" + s.id, kAdmin).body)["orders"];
+  EXPECT_EQ(list[0]["status"], "paid");
+  EXPECT_EQ(list[1]["status"], "expired");
+}
+
+TEST_F(Expiry, PayingAfterTheDeadlineIsRefusedEvenBeforeTheTaskRan) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 20);
+  auto buyer = newSession();
+  std::string id = nlohmann::json::parse(order(buyer, s.id, "TEA", 1, "late").body)["order_id"];
+  // The module's clock is past the deadline, Redis still holds the order as created.
+  lt_.sync([&] { clock_offset_ms_ = 60001; });
+  auto r = call("POST", "/api/orders/" + id + "/pay", nullptr, buyer);
+  EXPECT_EQ(errorOf(r), "order_expired");
+}
+
+class RateLimits : public OrdersFixture {
+ protected:
+  void SetUp() override {
+    start({}, [](OrdersOptions& o) { o.rate_limits = true; });
+  }
+};
+
+TEST_F(RateLimits, OrdersPerSessionAndSessionsPerAddressAreLimited) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 1000);
+  auto buyer = newSession();
+  int limited = 0;
+  for (int i = 0; i < 15; ++i) {
+    auto r = order(buyer, s.id, "TEA", 1, "r" + std::to_string(i));
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(errorOf(r), "rate_limited");
+      EXPECT_EQ(r.headers["retry-after"], "1");
+    } else {
+      EXPECT_EQ(r.status, 201);
+    }
+  }
+  EXPECT_GE(limited, 1);
+  EXPECT_EQ(order(newSession(), s.id, "TEA", 1, "fresh").status, 201) << "another session has its own bucket";
+  int refused_sessions = 0;
+  for (int i = 0; i < 30; ++i)
+    if (call("POST", "/api/sessions", nullptr, "").status == 429) ++refused_sessions;
+  EXPECT_GE(refused_sessions, 1);
+}
+
+class StoreFailures : public OrdersFixture {
+ protected:
+  // AOF as the embedded Redis runs it (see docs/reliability.md).
+  void SetUp() override { start({"appendonly yes", "appendfsync everysec"}); }
+};
+
+TEST_F(StoreFailures, RedisKilledMidLoadEvery201IsStoredTheRestGot503) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 100, 1'000'000);
+  std::vector<std::string> buyers;
+  for (int i = 0; i < 8; ++i) buyers.push_back(newSession());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> created{0};
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::vector<long> other_statuses;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        auto r = order(buyers[static_cast<std::size_t>(t)], s.id, "TEA", 1,
+                       "t" + std::to_string(t) + "-" + std::to_string(i));
+        std::lock_guard lock(mu);
+        if (r.status == 201) {
+          acknowledged.push_back(nlohmann::json::parse(r.body)["order_id"]);
+          ++created;
+        } else {
+          other_statuses.push_back(r.status);
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(waitUntil([&] { return created >= 200; }));
+  redis_server_->kill9();
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return other_statuses.size() >= 50; }));
+  stop = true;
+  for (auto& c : clients) c.join();
+
+  for (long status : other_statuses) EXPECT_EQ(status, 503);
+  redis_server_->start();  // replays the AOF
+  for (const auto& id : acknowledged) {
+    auto seq = id.substr(id.find('-') + 1);
+    auto rec = redis_server_->command({"HGET", keys::orders(s.id), "o:" + seq});
+    EXPECT_TRUE(rec.starts_with("created|TEA|1|100|")) << id << " -> " << rec;
+  }
+  EXPECT_GE(statOf(s.id, "seq"), static_cast<int64_t>(acknowledged.size()));
+  EXPECT_EQ(1'000'000 - stockOf(s.id, "TEA"), statOf(s.id, "units")) << "stock and counters agree";
+  // The client re-dials by itself; orders succeed again.
+  auto buyer = newSession();
+  ASSERT_TRUE(waitUntil([&] { return order(buyer, s.id, "TEA", 1, "after").status == 201; },
+                        std::chrono::seconds(10)));
+}
+
+TEST_F(StoreFailures, EveryCallAnswers503WhileRedisIsDown) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 100, 10);
+  auto buyer = newSession();
+  redis_server_->kill9();
+  ASSERT_TRUE(waitUntil([&] { return !lt_.sync([&] { return redis_->connected(); }); }));
+  auto r = order(buyer, s.id, "TEA", 1, "down");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(errorOf(r), "store_unavailable");
+  EXPECT_EQ(get("/api/gmv").status, 503);
+  EXPECT_EQ(get("/api/streams").status, 503);
+  EXPECT_EQ(call("POST", "/api/factories", {{"name", "x"}}, kAdmin).status, 503);
+  EXPECT_EQ(call("POST", "/api/sessions", nullptr, "").status, 201) << "sessions need no Redis";
+}
+
+TEST_F(Orders, CsvExportStreamsEveryOrder) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 199, 5000);
+  std::vector<std::string> buyers;
+  lt_.sync([&] {
+    for (int i = 0; i < 50; ++i) {
+      char uid[17];
+      std::snprintf(uid, sizeof uid, "%016x", i + 1);
+      buyers.push_back(module_->sessions().issue(Session{uid, "b", api::systemClockMs() / 1000}));
+    }
+  });
+  std::vector<Request> requests;
+  for (int i = 0; i < 1234; ++i)
+    requests.push_back(orderRequest(buyers[static_cast<std::size_t>(i % 50)], s.id, "TEA", 1, "csv" + std::to_string(i)));
+  for (const auto& r : runConcurrently(base_, requests, 20)) ASSERT_EQ(r.status, 201);
+
+  auto csv = get("/api/orders?stream=" + s.id + "&format=csv", kAdmin);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.headers["content-type"], "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.headers["transfer-encoding"], "chunked");
+  std::istringstream lines(csv.body);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "order_id,stream_id,sku,qty,amount_cents,amount_yuan,status,buyer_id,created_at,updated_at");
+  int n = 0;
+  int64_t cents = 0;
+  std::set<std::string> ids;
+  while (std::getline(lines, line)) {
+    ++n;
+    std::vector<std::string> cols;
+    std::stringstream ls(line);
+    for (std::string col; std::getline(ls, col, ',');) cols.push_back(col);
+    ASSERT_EQ(cols.size(), 10u) << line;
+    ids.insert(cols[0]);
+    cents += std::stoll(cols[4]);
+    EXPECT_EQ(cols[5], "1.99");
+  }
+  EXPECT_EQ(n, 1234);
+  EXPECT_EQ(ids.size(), 1234u);
+  EXPECT_EQ(cents, 1234 * 199);
+  EXPECT_EQ(get("/api/orders?format=csv", f.secret).status, 403) << "the whole campaign is the organizer's";
+  auto all = get("/api/orders?format=csv", kAdmin);
+  EXPECT_EQ(std::count(all.body.begin(), all.body.end(), '\n'), 1235);
+}
+
+}  // namespace
+}  // namespace bloomcast::orders::test
