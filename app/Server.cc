@@ -98,6 +98,21 @@ int Server::run() {
   chat_ = std::make_unique<chat::ChatService>(
       loop_, *redis_, *http_, metrics_, *chat_authority_,
       chat::ChatOptions{.rate_limits = config_.rate_limits});
+  auto hls_options = transcode::hlsOptionsFromConfig(config_);
+  if (!hls_options) {
+    spdlog::error("renditions: {}", hls_options.error().message);
+    return 1;
+  }
+  hls_ = std::make_unique<transcode::HlsPipelineFactory>(loop_, metrics_, std::move(*hls_options));
+  publish_gate_ = std::make_unique<OrdersPublishGate>(*orders_);
+  ingest::RtmpServerOptions rtmp_options;
+  rtmp_options.bind_address = config_.bind_address;
+  rtmp_options.port = config_.rtmp_port;
+  rtmp_ = std::make_unique<ingest::RtmpServer>(loop_, metrics_, *publish_gate_, *hls_, rtmp_options);
+  if (auto r = rtmp_->start(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
   serveDirectory(*http_, "/hls/*path", config_.data_dir + "/hls", hlsCacheControl);
   if (auto r = http_->start(); !r) {
     spdlog::error("{}", r.error().message);
@@ -118,6 +133,9 @@ int Server::run() {
   // Redis was closed by the shutdown, so no reply calls into the parts torn down here.
   chat_.reset();
   chat_authority_.reset();
+  rtmp_.reset();
+  publish_gate_.reset();
+  hls_.reset();  // every show ends (ENDLIST); waits for the pipelines to write what they hold
   ops_.reset();
   redis_.reset();
   http_.reset();
@@ -127,15 +145,20 @@ int Server::run() {
   return 0;
 }
 
+int Server::rtmpPort() const { return rtmp_ ? rtmp_->port() : 0; }
+
 void Server::shutdown() {
   loop_.assertInLoopThread();
   if (shutting_down_) return;
   shutting_down_ = true;
+  if (on_shutdown) on_shutdown();
+  if (rtmp_) rtmp_->stop();  // publishes end now, so their playlists close during the drain
   http_->stopAccepting();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_ms);
   shutdown_timer_ = std::make_unique<Timer>(loop_);
   shutdown_timer_->start(0, 20, [this, deadline] {
-    bool drained = http_->inFlight() == 0;
+    // Requests answered and Redis writes acknowledged (a stream's last status, say).
+    bool drained = http_->inFlight() == 0 && redis_->pendingCommands() == 0;
     if (!drained && std::chrono::steady_clock::now() < deadline) return;
     if (!drained) spdlog::warn("shutdown: {} requests still in flight, closing them", http_->inFlight());
     shutdown_timer_->stop();

@@ -23,6 +23,8 @@
 #include "app/Adapters.h"
 #include "chat/ChatService.h"
 #include "orders/OrdersModule.h"
+#include "ingest/RtmpServer.h"
+#include "transcode/HlsPipelineFactory.h"
 
 namespace bloomcast {
 
@@ -36,12 +38,17 @@ class Server {
 
   // Called on the loop thread once the server is listening (demo mode hooks in here).
   std::function<void(Server&)> on_ready;
+  // Called on the loop thread when the graceful shutdown begins (demo mode stops its publisher).
+  std::function<void()> on_shutdown;
 
   EventLoop& loop() { return loop_; }
   const Config& config() const { return config_; }
   int httpPort() const { return http_ ? http_->port() : 0; }
+  int rtmpPort() const;
   // The orders part (catalog, sessions, stream keys); null before run() has wired it.
   orders::OrdersModule* orders() { return orders_.get(); }
+  // Where ingest hands each publish (the HLS pipelines); null before run() has wired it.
+  MediaSinkFactory* mediaSinks() { return hls_.get(); }
   // Begins the graceful shutdown (loop thread).
   void shutdown();
 
@@ -60,6 +67,9 @@ class Server {
   std::unique_ptr<orders::OrdersModule> orders_;  // destroyed after redis_ is closed
   std::unique_ptr<OrdersChatAuthority> chat_authority_;
   std::unique_ptr<chat::ChatService> chat_;
+  std::unique_ptr<transcode::HlsPipelineFactory> hls_;  // outlives the RTMP server's sinks
+  std::unique_ptr<OrdersPublishGate> publish_gate_;
+  std::unique_ptr<ingest::RtmpServer> rtmp_;
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   std::unique_ptr<Timer> shutdown_timer_;

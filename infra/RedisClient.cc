@@ -193,7 +193,7 @@ void RedisConnection::lost(const std::string& why) {
 void RedisConnection::failAll(const std::string& why) {
   auto pending = std::move(pending_);
   pending_.clear();
-  deadlines_.clear();
+  sent_.clear();
   for (auto& [id, p] : pending) {
     if (p.cb) p.cb(std::unexpected(unavailable(why)));
   }
@@ -201,6 +201,7 @@ void RedisConnection::failAll(const std::string& why) {
 
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata) {
   auto* self = static_cast<RedisConnection*>(ac->data);
+  if (reply) self->last_reply_ms_ = uv_hrtime() / 1000000;
   auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(privdata));
   auto it = self->pending_.find(id);
   if (it == self->pending_.end()) return;  // already failed (timeout or lost)
@@ -241,9 +242,8 @@ void RedisConnection::command(const std::vector<std::string>& args, RedisCallbac
     if (cb) cb(std::unexpected(unavailable("cannot send command")));
     return;
   }
-  uint64_t deadline = uv_now(loop_.uv()) + (timeout_ms ? timeout_ms : options_.command_timeout_ms);
-  pending_.emplace(id, Pending{std::move(cb), deadline});
-  deadlines_.emplace_back(deadline, id);
+  pending_.emplace(id, Pending{std::move(cb)});
+  sent_.push_back(Sent{id, uv_hrtime() / 1000000, timeout_ms ? timeout_ms : options_.command_timeout_ms});
   if (!timeout_timer_.active()) timeout_timer_.start(20, 20, [this] { checkTimeouts(); });
 }
 
@@ -260,27 +260,29 @@ bool RedisConnection::pushCommand(const std::vector<std::string>& args) {
 }
 
 // Redis answers in order, so one overdue command means every later one is stuck behind it:
-// the connection is dropped and every pending command fails.
+// the connection is dropped and every pending command fails. A command is overdue when it has
+// waited longer than its timeout and no reply arrived meanwhile either.
 void RedisConnection::checkTimeouts() {
-  uint64_t now = uv_now(loop_.uv());
-  while (!deadlines_.empty()) {
-    auto [deadline, id] = deadlines_.front();
-    if (!pending_.contains(id)) {
-      deadlines_.pop_front();
-      continue;
+  // A real clock (not the loop's cached time): a busy loop turn must not look like a stuck link.
+  auto overdue = [this] {
+    uint64_t now = uv_hrtime() / 1000000;
+    std::size_t n = 0;
+    for (const Sent& s : sent_) {
+      if (++n > 64) break;  // a command with a shorter timeout may sit behind the oldest few
+      if (!pending_.contains(s.id)) continue;
+      uint64_t waiting_since = std::max(s.sent_ms, last_reply_ms_);
+      if (now > waiting_since && now - waiting_since > s.timeout_ms) return true;
     }
-    if (deadline > now) {
-      // A command with a shorter timeout may sit behind; scan the few oldest.
-      bool overdue = false;
-      std::size_t n = 0;
-      for (auto& [d, i] : deadlines_) {
-        if (++n > 64) break;
-        if (d <= now && pending_.contains(i)) overdue = true;
-      }
-      if (!overdue) break;
+    return false;
+  };
+  while (!sent_.empty() && !pending_.contains(sent_.front().id)) sent_.pop_front();
+  if (overdue() && ctx_) {
+    // Replies may be waiting in the socket while the loop was busy: take them first.
+    redisAsyncHandleRead(ctx_);
+    if (overdue()) {
+      lost("command timed out");
+      return;
     }
-    lost("command timed out");
-    return;
   }
   if (pending_.empty()) timeout_timer_.stop();
 }
@@ -357,7 +359,7 @@ void RedisClient::evalScript(const std::string& name, const std::vector<std::str
                              const std::vector<std::string>& args, RedisCallback cb) {
   auto it = scripts_.find(name);
   if (it == scripts_.end()) {
-    cb(std::unexpected(Error{"internal", "redis: unknown script " + name}));
+    if (cb) cb(std::unexpected(Error{"internal", "redis: unknown script " + name}));
     return;
   }
   auto argv = std::make_shared<std::vector<std::string>>();
@@ -376,7 +378,7 @@ void RedisClient::evalScript(const std::string& name, const std::vector<std::str
       commands_.command(*argv, std::move(cb));
       return;
     }
-    cb(std::move(r));
+    if (cb) cb(std::move(r));  // fire-and-forget calls pass no callback
   });
 }
 

@@ -1,6 +1,7 @@
 #include "infra/WebSocket.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 namespace bloomcast {
 namespace {
@@ -145,6 +146,10 @@ int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std:
       c->handler_ = route->second;
       lws_set_opaque_user_data(wsi, c);
       connections_[c->id_] = c;
+      // Cap the kernel's send buffer: with autotuning each socket could hold megabytes that our
+      // own bounded queue never sees, so a stuck reader would cost memory and go unnoticed.
+      int sndbuf = static_cast<int>(limits_.socket_send_buffer_bytes);
+      setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
       c->handler_->onOpen(*c);
       return 0;
     }

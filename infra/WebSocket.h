@@ -11,7 +11,8 @@
 // Backpressure: each connection queues at most max_queue_frames frames / max_queue_bytes bytes.
 // When full, the oldest droppable frame goes (chat); if only non-droppable frames (orders, pins,
 // totals) remain, the connection is closed (1008 "too slow"), as is one whose queue has not moved
-// for stall_timeout_ms. Memory per connection is therefore bounded whatever the client does.
+// for stall_timeout_ms. The kernel's send buffer of each WebSocket is capped too
+// (socket_send_buffer_bytes), so memory per connection is bounded whatever the client does.
 // Incoming: text frames only (binary -> close 1003), messages at most max_message_bytes
 // (-> close 1009); lws rejects unmasked client frames itself.
 //
@@ -103,6 +104,7 @@ struct WebSocketLimits {
   std::size_t max_queue_frames = 256;
   std::size_t max_queue_bytes = 512 * 1024;
   uint64_t stall_timeout_ms = 10000;
+  std::size_t socket_send_buffer_bytes = 128 * 1024;  // SO_SNDBUF of each WebSocket
 };
 
 class WebSocketHub {

@@ -6,6 +6,7 @@
 
 #include "orders/Catalog.h"
 #include "orders/CatalogApi.h"
+#include "orders/DashboardFeed.h"
 #include "orders/GmvService.h"
 #include "orders/OrderService.h"
 #include "orders/OrdersApi.h"
@@ -52,6 +53,7 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
       OrderServiceOptions{options_.order_expiry_ms, options_.expiry_interval_ms,
                           options_.max_events, 200, options_.clock});
   gmv_ = std::make_unique<GmvService>(redis, *catalog_);
+  dashboard_ = std::make_unique<DashboardFeed>(loop, redis, http, *gmv_, options_.admin_token);
 
   CatalogApiOptions catalog_options;
   catalog_options.public_base = [this, &http] {

@@ -31,6 +31,7 @@ namespace bloomcast::orders {
 
 class Catalog;
 class CatalogApi;
+class DashboardFeed;
 class GmvService;
 class OrderService;
 class OrdersApi;
@@ -86,6 +87,7 @@ class OrdersModule {
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<OrderService> orders_;
   std::unique_ptr<GmvService> gmv_;
+  std::unique_ptr<DashboardFeed> dashboard_;
   std::unique_ptr<CatalogApi> catalog_api_;
   std::unique_ptr<OrdersApi> orders_api_;
   Timer sweep_timer_;

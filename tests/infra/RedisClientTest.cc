@@ -144,6 +144,21 @@ TEST(RedisClient, ScriptsRunByShaAndReloadAfterScriptFlush) {
   EXPECT_EQ(second->str, "k:v");
 }
 
+// Regression: a script called without a callback (fire and forget, as the chat's last-member
+// report) crashed the server with std::bad_function_call when its reply arrived.
+TEST(RedisClient, ScriptsMayBeCalledWithoutACallback) {
+  RedisServer server;
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  c.lt.sync([&] {
+    c.redis->registerScript("set", "return redis.call('SET', KEYS[1], ARGV[1])");
+    c.redis->evalScript("set", {"k"}, {"v"}, {});
+    c.redis->evalScript("missing", {}, {}, {});
+  });
+  ASSERT_TRUE(waitUntil([&] { return server.command({"GET", "k"}) == "v"; }));
+  EXPECT_EQ(c.call({"PING"})->str, "PONG") << "the client is still there";
+}
+
 TEST(RedisClient, ACommandStuckPastItsTimeoutFailsAndTheClientRedials) {
   RedisServer server(RedisServer::Mode::Tcp, {"enable-debug-command yes"});
   RedisOptions options;

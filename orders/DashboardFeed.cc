@@ -1,0 +1,90 @@
+#include "orders/DashboardFeed.h"
+
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+
+#include <chrono>
+
+namespace bloomcast::orders {
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+DashboardFeed::DashboardFeed(EventLoop& loop, RedisClient& redis, HttpServer& http, GmvService& gmv,
+                             std::string admin_token)
+    : redis_(redis), gmv_(gmv), admin_token_(std::move(admin_token)), timer_(loop) {
+  http.websocket("/ws/dashboard", this);
+  timer_.start(1000, 1000, [this] { tick(); });
+}
+
+void DashboardFeed::onOpen(WebSocketConnection& conn) {
+  std::string token = conn.queryOr("token");
+  bool admin = !admin_token_.empty() && token.size() == admin_token_.size() &&
+               CRYPTO_memcmp(token.data(), admin_token_.data(), token.size()) == 0;
+  if (!admin) {
+    conn.send(WsFrame::text(R"({"type":"error","code":"forbidden","message":"organizer token required"})"), false);
+    conn.close(1008, "forbidden");
+    return;
+  }
+  watchers_.insert(&conn);
+}
+
+void DashboardFeed::onText(WebSocketConnection&, std::string_view) {}  // nothing to say back
+
+void DashboardFeed::onClose(WebSocketConnection& conn) { watchers_.erase(&conn); }
+
+void DashboardFeed::tick() {
+  if (watchers_.empty() || in_flight_) return;  // a slow Redis never stacks snapshots up
+  in_flight_ = true;
+  gmv_.snapshot("", 60, nowMs(), [this](std::expected<GmvSnapshot, Error> snapshot) {
+    if (!snapshot) {
+      in_flight_ = false;
+      auto frame = WsFrame::text(nlohmann::json{{"type", "error"}, {"code", snapshot.error().code},
+                                                {"message", snapshot.error().message}}.dump());
+      for (auto* w : watchers_) w->send(frame, true);
+      return;
+    }
+    // Viewers: one pipelined HGET per live stream.
+    auto shared = std::make_shared<GmvSnapshot>(std::move(*snapshot));
+    auto pending = std::make_shared<int>(0);
+    auto viewers = std::make_shared<int64_t>(0);
+    for (const auto& s : shared->streams) {
+      if (s.status != "live") continue;
+      ++*pending;
+      redis_.command({"HGET", "bc:{s:" + s.id + "}:stats", "viewers"},
+                     [this, shared, pending, viewers](RedisResult r) {
+                       if (r && r->type == RedisReply::Type::String) *viewers += std::atoll(r->str.c_str());
+                       if (--*pending == 0) publish(*shared, *viewers);
+                     });
+    }
+    if (*pending == 0) publish(*shared, 0);
+  });
+}
+
+void DashboardFeed::publish(const GmvSnapshot& snapshot, int64_t viewers) {
+  in_flight_ = false;
+  nlohmann::json j = GmvService::toJson(snapshot);
+  if (j["streams"].size() > 20) j["streams"].erase(j["streams"].begin() + 20, j["streams"].end());
+  j["type"] = "tick";
+  j["viewers"] = viewers;
+  int64_t live = 0;
+  for (const auto& s : snapshot.streams) live += s.status == "live";
+  j["live_streams"] = live;
+  double ops = 0;
+  if (last_orders_ >= 0 && snapshot.at_ms > last_at_ms_)
+    ops = static_cast<double>(snapshot.total.orders - last_orders_) * 1000.0 /
+          static_cast<double>(snapshot.at_ms - last_at_ms_);
+  last_orders_ = snapshot.total.orders;
+  last_at_ms_ = snapshot.at_ms;
+  j["orders_per_second"] = std::max(0.0, ops);
+  auto frame = WsFrame::text(j.dump());
+  for (auto* w : watchers_) w->send(frame, true);  // a newer tick replaces a lost one
+}
+
+}  // namespace bloomcast::orders

@@ -1,0 +1,65 @@
+// WS /ws/dashboard with the real binary: the organizer sees GMV and orders tick every second;
+// nobody else gets in.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "TestSupport.h"
+#include "WsClient.h"
+
+namespace bloomcast {
+namespace {
+
+using namespace test;
+using nlohmann::json;
+
+json post(const RunningBloomcast& b, const std::string& path, const json& body, const std::string& token) {
+  auto r = http("POST", b.base_url + path, body.dump(),
+                {"Content-Type: application/json", "Authorization: Bearer " + token});
+  EXPECT_LT(r.status, 300) << path << ": " << r.body;
+  return json::parse(r.body, nullptr, false);
+}
+
+TEST(Dashboard, TicksEverySecondWithGmvAndOrdersForTheOrganizerOnly) {
+  TempDir dir;
+  const std::string admin = "dashboard-admin-token-0123456789";
+  auto b = startBloomcast(dir.path() + "/data", {"--admin-token", admin, "--rate-limits", "off"});
+  ASSERT_TRUE(waitUntil([&] { return http("GET", b.base_url + "/healthz").status == 200; }));
+
+  WsClients clients;
+  int outsider = clients.connect(b.http_port, "/ws/dashboard?token=guess");
+  ASSERT_TRUE(clients.waitClosed(outsider));
+  EXPECT_NE(clients.messages(outsider).at(0).find("forbidden"), std::string::npos);
+
+  int organizer = clients.connect(b.http_port, "/ws/dashboard?token=" + admin);
+  ASSERT_TRUE(clients.waitOpen(organizer));
+  ASSERT_TRUE(clients.waitFor(organizer, [](auto& m) { return !m.empty(); }));
+  auto first = json::parse(clients.messages(organizer).back());
+  EXPECT_EQ(first["type"], "tick");
+  EXPECT_EQ(first["gmv_cents"], 0);
+
+  auto factory = post(b, "/api/factories", {{"name", "袜厂"}}, admin);
+  auto stream = post(b, "/api/streams", {{"title", "直播"}, {"factory_id", factory["id"]}}, admin);
+  std::string id = stream["id"];
+  post(b, "/api/streams/" + id + "/products",
+       {{"sku", "sock"}, {"title", "棉袜"}, {"price_cents", 1500}, {"stock", 10}}, admin);
+  std::string buyer = json::parse(http("POST", b.base_url + "/api/sessions", R"({"name":"小李"})",
+                                       {"Content-Type: application/json"}).body)["token"];
+  post(b, "/api/orders", {{"stream", id}, {"sku", "sock"}, {"qty", 2}, {"idempotency_key", "d1"}}, buyer);
+
+  ASSERT_TRUE(clients.waitFor(organizer, [](auto& m) {
+    auto j = json::parse(m.back(), nullptr, false);
+    return j.is_object() && j["gmv_cents"] == 3000;
+  }, std::chrono::seconds(5)));
+  auto tick = json::parse(clients.messages(organizer).back());
+  EXPECT_EQ(tick["orders"], 1);
+  EXPECT_EQ(tick["units"], 2);
+  EXPECT_EQ(tick["streams"][0]["id"], id);
+  EXPECT_FALSE(tick["series"].empty());
+  std::size_t before = clients.messages(organizer).size();
+  ASSERT_TRUE(clients.waitFor(organizer, [&](auto& m) { return m.size() >= before + 2; }, std::chrono::seconds(4)))
+      << "about one tick a second";
+}
+
+}  // namespace
+}  // namespace bloomcast
