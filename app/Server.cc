@@ -114,6 +114,13 @@ int Server::run() {
     return 1;
   }
   serveDirectory(*http_, "/hls/*path", config_.data_dir + "/hls", hlsCacheControl);
+  // The built pages (web/, issue 7): next to the executable unless configured.
+  std::error_code ec;
+  std::string web_dir = config_.web_dir.empty()
+                            ? (fs::read_symlink("/proc/self/exe", ec).parent_path() / "web").string()
+                            : config_.web_dir;
+  serveDirectory(*http_, "/static/*path", web_dir,
+                 [](std::string_view) { return std::string("public, max-age=300"); });
   if (auto r = http_->start(); !r) {
     spdlog::error("{}", r.error().message);
     return 1;
