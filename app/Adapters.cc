@@ -1,8 +1,8 @@
 #include "app/Adapters.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "infra/Crypto.h"
 #include "orders/Catalog.h"
 
 namespace bloomcast {
@@ -24,8 +24,7 @@ void OrdersPublishGate::onOffline(const std::string& stream_id) {
 }
 
 bool OrdersChatAuthority::isAdmin(const std::string& bearer) const {
-  return !admin_token_.empty() && bearer.size() == admin_token_.size() &&
-         CRYPTO_memcmp(bearer.data(), admin_token_.data(), bearer.size()) == 0;
+  return !admin_token_.empty() && constantTimeEquals(bearer, admin_token_);
 }
 
 void OrdersChatAuthority::resolve(const std::string& room, const std::string& token,

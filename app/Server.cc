@@ -1,30 +1,18 @@
 #include "app/Server.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "infra/Crypto.h"
 #include "infra/StaticFiles.h"
 
 namespace bloomcast {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string randomHex(std::size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  RAND_bytes(buf.data(), static_cast<int>(buf.size()));
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
 
 void onSignal(uv_signal_t* handle, int signum) {
   spdlog::info("signal {}: shutting down", signum);

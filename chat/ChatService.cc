@@ -1,7 +1,6 @@
 #include "chat/ChatService.h"
 
 #include <nlohmann/json.hpp>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 
 #include "chat/ChatProtocol.h"
 #include "chat/ChatScripts.h"
+#include "infra/Crypto.h"
 
 namespace bloomcast::chat {
 
@@ -44,18 +44,6 @@ int64_t chatId(std::string_view json_text) {
     any = true;
   }
   return any ? id : -1;
-}
-
-std::string randomHex(std::size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  RAND_bytes(buf.data(), static_cast<int>(buf.size()));
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
 }
 
 std::string lower(std::string_view s) {

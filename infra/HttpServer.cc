@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "infra/LwsHeaders.h"
+
 namespace bloomcast {
 namespace fs = std::filesystem;
 
@@ -50,15 +52,6 @@ void release(void* user) {
     delete pss->exchange;
     pss->exchange = nullptr;
   }
-}
-
-std::string headerValue(lws* wsi, lws_token_indexes token) {
-  int n = lws_hdr_total_length(wsi, token);
-  if (n <= 0) return "";
-  std::string s(static_cast<std::size_t>(n) + 1, '\0');
-  int got = lws_hdr_copy(wsi, s.data(), n + 1, token);
-  s.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-  return s;
 }
 
 const char* methodName(int m) {
@@ -297,28 +290,20 @@ int HttpServer::onHttp(lws* wsi, void* user, const char* uri) {
   auto& req = ex->request;
   req.method = methodName(method);
   req.path = uri ? uri : "";
-  req.authorization = headerValue(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-  req.content_type = headerValue(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+  req.authorization = lwsHeader(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+  req.content_type = lwsHeader(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
   char ip[64] = {0};
   lws_get_peer_simple(wsi, ip, sizeof ip);
   req.remote_ip = ip;
-  for (int i = 0;; ++i) {
-    char frag[2048];
-    int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (n < 0) break;
-    std::string_view kv(frag, static_cast<std::size_t>(n));
-    auto eq = kv.find('=');
-    if (eq == std::string_view::npos) req.query[std::string(kv)] = "";
-    else req.query[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
-  }
+  req.query = lwsQuery(wsi);
 
   if (req.method.empty()) {
     ex->close_after = true;
     respondEarly(ex, HttpResponse::error(405, "method_not_allowed", "unsupported method"));
     return 0;
   }
-  std::string content_length = headerValue(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-  std::string transfer_encoding = headerValue(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+  std::string content_length = lwsHeader(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  std::string transfer_encoding = lwsHeader(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
   if (!content_length.empty() && !transfer_encoding.empty()) {
     ex->close_after = true;
     respondEarly(ex, HttpResponse::error(400, "bad_request",

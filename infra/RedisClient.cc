@@ -163,6 +163,9 @@ void RedisConnection::onConnect(const redisAsyncContext* ac, int status) {
   }
   self->connected_ = true;
   self->backoff_ms_ = self->options_.backoff_min_ms;
+  // hiredis starts watching a socket for reads only after its first write: without one, a
+  // server that dies before we send anything would go unnoticed until the next command.
+  self->command({"PING"}, {});
   spdlog::info("{}: connected to {}", self->name_, self->address_.describe());
   if (self->on_connect) self->on_connect();
 }

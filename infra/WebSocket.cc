@@ -3,17 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include "infra/LwsHeaders.h"
+
 namespace bloomcast {
 namespace {
-
-std::string header(lws* wsi, lws_token_indexes token) {
-  int n = lws_hdr_total_length(wsi, token);
-  if (n <= 0) return "";
-  std::string s(static_cast<std::size_t>(n) + 1, '\0');
-  int got = lws_hdr_copy(wsi, s.data(), n + 1, token);
-  s.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-  return s;
-}
 
 WebSocketConnection* connectionOf(lws* wsi) {
   return static_cast<WebSocketConnection*>(lws_get_opaque_user_data(wsi));
@@ -117,7 +110,7 @@ void WebSocketHub::sweep() {
 int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len) {
   switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-      std::string path = header(wsi, WSI_TOKEN_GET_URI);
+      std::string path = lwsHeader(wsi, WSI_TOKEN_GET_URI);
       return routes_.contains(path) ? 0 : 1;  // non-zero refuses the upgrade
     }
     case LWS_CALLBACK_ESTABLISHED: {
@@ -125,16 +118,8 @@ int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std:
       c->hub_ = this;
       c->wsi_ = wsi;
       c->id_ = next_id_++;
-      c->path_ = header(wsi, WSI_TOKEN_GET_URI);
-      for (int i = 0;; ++i) {
-        char frag[1024];
-        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n < 0) break;
-        std::string_view kv(frag, static_cast<std::size_t>(n));
-        auto eq = kv.find('=');
-        if (eq == std::string_view::npos) c->query_[std::string(kv)] = "";
-        else c->query_[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
-      }
+      c->path_ = lwsHeader(wsi, WSI_TOKEN_GET_URI);
+      c->query_ = lwsQuery(wsi);
       char ip[64] = {0};
       lws_get_peer_simple(wsi, ip, sizeof ip);
       c->remote_ip_ = ip;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "orders/Crypto.h"
+#include "infra/Crypto.h"
 #include "orders/Keys.h"
 #include "orders/OrderScripts.h"
 

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "orders/Crypto.h"
+#include "infra/Crypto.h"
 #include "orders/Keys.h"
 
 namespace bloomcast::orders {

@@ -1,9 +1,10 @@
 #include "orders/DashboardFeed.h"
 
 #include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
 
 #include <chrono>
+
+#include "infra/Crypto.h"
 
 namespace bloomcast::orders {
 namespace {
@@ -25,8 +26,7 @@ DashboardFeed::DashboardFeed(EventLoop& loop, RedisClient& redis, HttpServer& ht
 
 void DashboardFeed::onOpen(WebSocketConnection& conn) {
   std::string token = conn.queryOr("token");
-  bool admin = !admin_token_.empty() && token.size() == admin_token_.size() &&
-               CRYPTO_memcmp(token.data(), admin_token_.data(), token.size()) == 0;
+  bool admin = !admin_token_.empty() && constantTimeEquals(token, admin_token_);
   if (!admin) {
     conn.send(WsFrame::text(R"({"type":"error","code":"forbidden","message":"organizer token required"})"), false);
     conn.close(1008, "forbidden");

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "orders/Crypto.h"
+#include "infra/Crypto.h"
 
 namespace bloomcast::orders {
 

@@ -69,8 +69,12 @@ TEST(RedisClient, WorksOverAUnixSocket) {
   EXPECT_EQ(c.call({"PING"})->str, "PONG");
 }
 
+// Tests that kill and restart Redis use a unix socket: a TCP port freed by kill -9 could be
+// taken by a parallel test's server before the restart, and the client would reconnect there.
+// Regression: on a unix socket hiredis watched for reads only after a first command, so a
+// Redis killed while the client was idle went unnoticed; the client now PINGs on connect.
 TEST(RedisClient, FailsFastWhileRedisIsDownAndRecoversByItself) {
-  RedisServer server;
+  RedisServer server(RedisServer::Mode::Unix);
   Client c(server.url());
   ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
   server.kill9();
@@ -91,7 +95,7 @@ TEST(RedisClient, FailsFastWhileRedisIsDownAndRecoversByItself) {
 }
 
 TEST(RedisClient, SubscriptionsAreRestoredAfterAReconnect) {
-  RedisServer server;
+  RedisServer server(RedisServer::Mode::Unix);
   Client c(server.url());
   std::mutex mu;
   std::vector<std::string> got;

@@ -85,7 +85,7 @@ TEST(ServerProcess, EmbeddedRedisDiesWithAKilledBloomcastAndARestartWorks) {
 
 TEST(ServerProcess, HealthzIs503WhileRedisIsDownAndRecoversWithoutRestart) {
   TempDir dir;
-  RedisServer redis;
+  RedisServer redis(RedisServer::Mode::Unix);  // kill -9 frees a TCP port another test may take
   auto b = startBloomcast(dir.path() + "/data", {"--redis", redis.url()});
   ASSERT_TRUE(becomesHealthy(b)) << b.process->output();
 

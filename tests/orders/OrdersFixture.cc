@@ -82,7 +82,7 @@ std::vector<Reply> runConcurrently(const std::string& base_url, const std::vecto
 
 void OrdersFixture::start(std::vector<std::string> redis_config,
                           std::function<void(OrdersOptions&)> configure) {
-  redis_server_ = std::make_unique<RedisServer>(RedisServer::Mode::Tcp, std::move(redis_config));
+  redis_server_ = std::make_unique<RedisServer>(RedisServer::Mode::Unix, std::move(redis_config));
   OrdersOptions options;
   options.admin_token = kAdmin;
   options.rate_limits = false;

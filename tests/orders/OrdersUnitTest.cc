@@ -5,7 +5,7 @@
 
 #include "orders/ApiSupport.h"
 #include "orders/Catalog.h"
-#include "orders/Crypto.h"
+#include "infra/Crypto.h"
 #include "orders/Keys.h"
 #include "orders/OrderService.h"
 #include "orders/OrdersApi.h"

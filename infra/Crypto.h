@@ -1,5 +1,5 @@
 #pragma once
-// Crypto: the few primitives the orders part needs for secrets — random tokens, SHA-256 of a
+// Crypto: the few primitives bloomcast needs for secrets — random tokens, SHA-256 of a
 // secret (what Redis stores instead of the secret), constant-time comparison, and HMAC-SHA256
 // with a key fixed at construction (session tokens).
 //
@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace bloomcast::orders {
+namespace bloomcast {
 
 // `bytes` random bytes from the OpenSSL CSPRNG, as 2*bytes lowercase hex digits.
 std::string randomHex(std::size_t bytes);
@@ -44,4 +44,4 @@ class HmacSha256 {
   EVP_MD_CTX* work_;   // scratch, reused
 };
 
-}  // namespace bloomcast::orders
+}  // namespace bloomcast

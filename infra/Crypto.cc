@@ -1,4 +1,4 @@
-#include "orders/Crypto.h"
+#include "infra/Crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-namespace bloomcast::orders {
+namespace bloomcast {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -141,4 +141,4 @@ std::array<unsigned char, 32> HmacSha256::mac(std::string_view message) const {
   return out;
 }
 
-}  // namespace bloomcast::orders
+}  // namespace bloomcast
