@@ -104,6 +104,23 @@ std::string batchFrame(const std::vector<std::string>& messages) {
   return out;
 }
 
+std::vector<std::string> batchFrames(const std::vector<std::string>& messages, std::size_t max_bytes) {
+  std::vector<std::string> frames;
+  std::vector<std::string> group;
+  std::size_t group_bytes = 0;
+  for (const auto& m : messages) {
+    if (!group.empty() && group_bytes + m.size() + 1 > max_bytes) {
+      frames.push_back(batchFrame(group));
+      group.clear();
+      group_bytes = 0;
+    }
+    group.push_back(m);
+    group_bytes += m.size() + 1;
+  }
+  if (!group.empty()) frames.push_back(batchFrame(group));
+  return frames;
+}
+
 std::string messageType(std::string_view json_text) {
   // Fast path for the messages bloomcast itself writes: {"type":"X",...
   constexpr std::string_view prefix = R"({"type":")";

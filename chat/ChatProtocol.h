@@ -47,6 +47,9 @@ std::string welcomeFrame(std::string_view user, std::string_view role,
                          const std::vector<std::string>& history);
 // One message as is, several as {"type":"batch","messages":[...]}; each is a JSON text.
 std::string batchFrame(const std::vector<std::string>& messages);
+// The messages, in order, as frames of at most about `max_bytes` each (a single larger message
+// is a frame of its own), so that one burst never becomes a frame bigger than a reader's queue.
+std::vector<std::string> batchFrames(const std::vector<std::string>& messages, std::size_t max_bytes);
 
 // The "type" of a server message JSON text, or "" when it is not a JSON object with a string
 // type (messages from Redis are ours, but are checked all the same).

@@ -25,6 +25,10 @@ const char* roleName(ChatIdentity::Role role) {
 namespace {
 
 constexpr std::size_t kMaxEarlyMessages = 200;  // held for a client until its welcome is out
+// A room's messages of one tick go out in frames of at most this size: a burst (hundreds of long
+// messages landing in one tick on a busy node) must not become one frame larger than a reader's
+// whole queue (WebSocketLimits::max_queue_bytes), which would be shed for everyone.
+constexpr std::size_t kMaxBatchBytes = 64 * 1024;
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -197,7 +201,7 @@ void ChatService::sendWelcome(uint64_t conn_id, const std::string&, RedisResult 
   }
   m->early.clear();
   m->welcomed = true;
-  if (!rest.empty()) conn.send(WsFrame::text(batchFrame(rest)), false);
+  for (auto& frame : batchFrames(rest, kMaxBatchBytes)) conn.send(WsFrame::text(std::move(frame)), false);
 }
 
 void ChatService::onRoomMessage(const std::string& room_id, const std::string& payload) {
@@ -229,13 +233,13 @@ void ChatService::onRoomMessage(const std::string& room_id, const std::string& p
 void ChatService::tick() {
   for (auto& [id, room] : rooms_) {
     if (room->pending_chat.empty() && room->pending_system.empty()) continue;
-    WsFramePtr system, chat;
+    std::vector<WsFramePtr> system, chat;
     if (!room->pending_system.empty()) {
-      system = WsFrame::text(batchFrame(room->pending_system));
+      for (auto& f : batchFrames(room->pending_system, kMaxBatchBytes)) system.push_back(WsFrame::text(std::move(f)));
       batch_size_->observe(static_cast<double>(room->pending_system.size()));
     }
     if (!room->pending_chat.empty()) {
-      chat = WsFrame::text(batchFrame(room->pending_chat));
+      for (auto& f : batchFrames(room->pending_chat, kMaxBatchBytes)) chat.push_back(WsFrame::text(std::move(f)));
       batch_size_->observe(static_cast<double>(room->pending_chat.size()));
     }
     std::size_t count = room->pending_system.size() + room->pending_chat.size();
@@ -249,8 +253,8 @@ void ChatService::tick() {
             if (m->early.size() < kMaxEarlyMessages) m->early.push_back(msg);
         continue;
       }
-      if (system) c->second->send(system, false);
-      if (chat) c->second->send(chat, true);
+      for (auto& f : system) c->second->send(f, false);
+      for (auto& f : chat) c->second->send(f, true);
       delivered += count;
     }
     messages_out_->inc(delivered);

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "infra/LwsHeaders.h"
+#include "infra/LwsSupport.h"
 
 namespace bloomcast {
 namespace fs = std::filesystem;
@@ -243,7 +243,7 @@ void HttpServer::destroy() {
   lws_context* c = context_;
   context_ = nullptr;
   vhost_ = nullptr;
-  lws_context_destroy(c);
+  lwsContextDestroyOnUvLoop(c, loop_.uv());
 }
 
 int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {

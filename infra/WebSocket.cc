@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
-#include "infra/LwsHeaders.h"
+#include "infra/LwsSupport.h"
 
 namespace bloomcast {
 namespace {

@@ -57,5 +57,24 @@ TEST(ChatProtocol, BatchesAndWelcomesAreValidJson) {
   EXPECT_EQ(messageType("garbage"), "");
 }
 
+TEST(ChatProtocol, ABurstIsSplitIntoFramesOfBoundedSizeInOrder) {
+  std::vector<std::string> messages;
+  for (int i = 0; i < 600; ++i)
+    messages.push_back(R"({"type":"chat","id":)" + std::to_string(i) + R"(,"text":")" + std::string(800, 'x') + "\"}");
+  auto frames = batchFrames(messages, 64 * 1024);
+  ASSERT_GT(frames.size(), 1u);
+  int next = 0;
+  for (const auto& f : frames) {
+    EXPECT_LE(f.size(), 64u * 1024 + 64);
+    auto j = nlohmann::json::parse(f);
+    for (auto& m : j["type"] == "batch" ? j["messages"] : nlohmann::json::array({j})) EXPECT_EQ(m["id"], next++);
+  }
+  EXPECT_EQ(next, 600);
+  // A message bigger than the bound travels alone; nothing is lost or reordered.
+  auto alone = batchFrames({"{\"type\":\"a\"}", std::string(100, ' ') + "{}", "{\"type\":\"b\"}"}, 50);
+  EXPECT_EQ(alone.size(), 3u);
+  EXPECT_TRUE(batchFrames({}, 100).empty());
+}
+
 }  // namespace
 }  // namespace bloomcast::chat

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "TestSupport.h"
 #include "WsClient.h"
@@ -300,7 +301,24 @@ TEST_F(ChatRoomTest, ASlowReaderDoesNotHoldUpOthersAndIsEventuallyDropped) {
     for (std::size_t i = m.size(), k = 0; i > 0 && k < 10; --i, ++k)
       if (m[i - 1].find("the end") != std::string::npos) return true;
     return false;
-  }, std::chrono::seconds(120)));
+  }, std::chrono::seconds(120))) << [&] {
+    std::map<std::string, int> types;
+    for (auto& m : unpacked(clients.messages(fast))) ++types[m["type"].get<std::string>()];
+    std::string out = "fast open=" + std::to_string(clients.isOpen(fast)) +
+                      " close=" + std::to_string(clients.closeCode(fast)) + " got";
+    for (auto& [t, n] : types) out += " " + t + ":" + std::to_string(n);
+    out += "; alice open=" + std::to_string(clients.isOpen(alice)) + " got";
+    types.clear();
+    for (auto& m : unpacked(clients.messages(alice))) ++types[m["type"].get<std::string>()];
+    for (auto& [t, n] : types) out += " " + t + ":" + std::to_string(n);
+    auto metrics = http("GET", a_.base_url + "/metrics");
+    out += "\nmetrics " + std::to_string(metrics.status) + ":\n";
+    std::istringstream lines(metrics.body);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("bloomcast_chat", 0) == 0 || line.rfind("bloomcast_ws", 0) == 0) out += line + "\n";
+    auto log = a_.process->output();
+    return out + log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  }();
   // The stuck one loses chat and is dropped (its queue is bounded; it never grows the server).
   EXPECT_TRUE(waitUntil([&] {
     return http("GET", a_.base_url + "/metrics").body.find("bloomcast_chat_connections 2\n") != std::string::npos;
