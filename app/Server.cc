@@ -76,10 +76,14 @@ int Server::run() {
   }
   redis_->start();
 
-  http_ = std::make_unique<HttpServer>(
-      loop_, metrics_,
-      HttpServerOptions{config_.bind_address, config_.http_port,
-                        static_cast<std::size_t>(config_.max_body_bytes)});
+  HttpServerOptions http_options;
+  http_options.bind_address = config_.bind_address;
+  http_options.port = config_.http_port;
+  http_options.max_body_bytes = static_cast<std::size_t>(config_.max_body_bytes);
+  // Benchmarks drive thousands of connections from 127.0.0.1 with --rate-limits off.
+  http_options.max_connections_per_ip =
+      config_.rate_limits ? static_cast<std::size_t>(config_.max_connections_per_ip) : 0;
+  http_ = std::make_unique<HttpServer>(loop_, metrics_, http_options);
   ops_ = std::make_unique<OpsRoutes>(loop_, *http_, *redis_, metrics_);
   orders_ = std::make_unique<orders::OrdersModule>(loop_, *redis_, *http_, metrics_, config_);
   chat_authority_ = std::make_unique<OrdersChatAuthority>(*orders_, config_.admin_token);
@@ -93,6 +97,10 @@ int Server::run() {
   }
   hls_ = std::make_unique<transcode::HlsPipelineFactory>(loop_, metrics_, std::move(*hls_options));
   publish_gate_ = std::make_unique<OrdersPublishGate>(*orders_);
+  // Shows cut off by a crash wait for their publishers; abandoned ones become replays, offline.
+  hls_->recoverInterruptedShows([gate = publish_gate_.get()](const std::string& stream_id) {
+    gate->onOffline(stream_id);
+  });
   ingest::RtmpServerOptions rtmp_options;
   rtmp_options.bind_address = config_.bind_address;
   rtmp_options.port = config_.rtmp_port;

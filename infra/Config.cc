@@ -68,6 +68,7 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
     c.rate_limits = *v;
   } else if (key == "public_url") c.public_url = value;
   else if (key == "max_body_bytes") return setInt(c.max_body_bytes, 1024, 64 << 20);
+  else if (key == "max_connections_per_ip") return setInt(c.max_connections_per_ip, 0, 1000000);
   else if (key == "shutdown_timeout_ms") return setInt(c.shutdown_timeout_ms, 0, 60000);
   else if (key == "web_dir") c.web_dir = value;
   else if (key == "order_expiry_s") return setInt(c.order_expiry_s, 1, 7 * 24 * 3600);
@@ -90,7 +91,7 @@ const std::vector<std::string>& configKeys() {
       "bind",        "http_port",   "rtmp_port",      "data_dir",           "redis",
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
       "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
-      "hls_segment_ms", "hls_reconnect_window_ms"};
+      "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip"};
   return keys;
 }
 

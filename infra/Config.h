@@ -29,6 +29,7 @@ struct Config {
   bool rate_limits = true;
   std::string public_url;    // base URL printed and returned to clients; "" = http://HOST:PORT
   int64_t max_body_bytes = 16 * 1024;
+  int64_t max_connections_per_ip = 1000;  // HTTP + WebSocket; 0 = no cap; off with rate_limits off
   int shutdown_timeout_ms = 4000;
   std::string web_dir;       // built pages; "" = next to the executable (build/web)
   int64_t order_expiry_s = 900;  // unpaid orders expire (and return their stock) after this

@@ -1,7 +1,10 @@
 #include "infra/HttpServer.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -188,6 +191,49 @@ HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOpti
                                 latencyBucketsSeconds());
   metrics_.gaugeCallback("bloomcast_http_requests_in_flight", "HTTP requests not yet answered",
                          [this] { return static_cast<double>(in_flight_); });
+  metrics_.gaugeCallback("bloomcast_http_connections", "Open HTTP and WebSocket connections",
+                         [this] { return static_cast<double>(connection_ip_.size()); });
+  refused_connections_ = metrics_.counter(
+      "bloomcast_http_connections_refused_total",
+      "Connections closed at accept because their address held max_connections_per_ip");
+}
+
+bool HttpServer::admitConnection(int fd) {
+  if (options_.max_connections_per_ip == 0) return true;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return true;
+  char ip[INET6_ADDRSTRLEN] = {0};
+  const void* raw = addr.ss_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&addr)->sin_addr);
+  if (!inet_ntop(addr.ss_family, raw, ip, sizeof ip)) return true;
+  auto it = connections_by_ip_.find(ip);
+  if (it == connections_by_ip_.end() || it->second < options_.max_connections_per_ip) return true;
+  refused_connections_->inc();
+  // One line per second at most: a flood must not become a log flood.
+  static auto last_log = std::chrono::steady_clock::time_point{};
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_log > std::chrono::seconds(1)) {
+    last_log = now;
+    spdlog::warn("http: refusing connections from {}: {} open (max_connections_per_ip)", ip, it->second);
+  }
+  return false;
+}
+
+void HttpServer::connectionOpened(lws* wsi) {
+  char ip[64] = {0};
+  lws_get_peer_simple(wsi, ip, sizeof ip);
+  auto [it, fresh] = connection_ip_.emplace(wsi, ip);
+  if (fresh) ++connections_by_ip_[it->second];
+}
+
+void HttpServer::connectionClosed(lws* wsi) {
+  auto it = connection_ip_.find(wsi);
+  if (it == connection_ip_.end()) return;
+  auto count = connections_by_ip_.find(it->second);
+  if (count != connections_by_ip_.end() && --count->second == 0) connections_by_ip_.erase(count);
+  connection_ip_.erase(it);
 }
 
 HttpServer::~HttpServer() { destroy(); }
@@ -249,6 +295,15 @@ void HttpServer::destroy() {
 int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* server = static_cast<HttpServer*>(lws_context_user(lws_get_context(wsi)));
   switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      // `in` carries the accepted socket; non-zero closes it before any byte is read.
+      return server->admitConnection(static_cast<int>(reinterpret_cast<intptr_t>(in))) ? 0 : 1;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+      server->connectionOpened(wsi);
+      break;
+    case LWS_CALLBACK_WSI_DESTROY:
+      server->connectionClosed(wsi);
+      break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <unordered_map>
 #include <vector>
 
 #include "infra/Error.h"
@@ -102,6 +103,10 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 16 * 1024;
   int header_timeout_s = 10;
   int keepalive_timeout_s = 30;
+  // Open connections (HTTP and WebSocket) one peer address may hold; more are refused at accept
+  // (closed at once, counted). 0 = no cap. Mobile carriers put many viewers behind one address,
+  // so the default is generous; it stops a single host from exhausting file descriptors.
+  std::size_t max_connections_per_ip = 1000;
 };
 
 class HttpServer {
@@ -153,6 +158,13 @@ class HttpServer {
   std::vector<lws_protocols> protocols_;
   int bound_port_ = 0;
   std::size_t in_flight_ = 0;
+  // Per-address connection accounting for max_connections_per_ip.
+  bool admitConnection(int fd);
+  void connectionOpened(lws* wsi);
+  void connectionClosed(lws* wsi);
+  std::unordered_map<std::string, std::size_t> connections_by_ip_;
+  std::unordered_map<lws*, std::string> connection_ip_;
+  std::shared_ptr<Counter> refused_connections_;
   std::shared_ptr<Histogram> latency_;
   std::map<int, std::shared_ptr<Counter>> responses_by_status_;
 };

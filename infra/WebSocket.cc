@@ -145,7 +145,9 @@ int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std:
         c->close(1003, "binary frames are not accepted");
         return 0;
       }
-      if (c->incoming_.size() + len > limits_.max_message_bytes) {
+      // The frame header declares what is still to come: refuse an oversized frame on its
+      // first bytes instead of waiting for the cap to fill.
+      if (c->incoming_.size() + len + lws_remaining_packet_payload(wsi) > limits_.max_message_bytes) {
         c->incoming_.clear();
         c->close(1009, "message too big");
         return 0;

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace bloomcast::transcode {
 namespace {
@@ -47,6 +49,14 @@ std::expected<void, Error> writeFileAtomic(const std::string& path, std::span<co
 
 std::expected<void, Error> writeFileAtomic(const std::string& path, std::string_view text) {
   return writeFileAtomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+std::optional<std::string> readTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace bloomcast::transcode

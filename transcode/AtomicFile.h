@@ -4,6 +4,7 @@
 // Thread: any (no shared state). Errors carry the path and errno text.
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,5 +15,7 @@ namespace bloomcast::transcode {
 
 std::expected<void, Error> writeFileAtomic(const std::string& path, std::span<const uint8_t> bytes);
 std::expected<void, Error> writeFileAtomic(const std::string& path, std::string_view text);
+// The whole file, or nullopt when it cannot be read.
+std::optional<std::string> readTextFile(const std::string& path);
 
 }  // namespace bloomcast::transcode

@@ -3,8 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
+
+#include "transcode/AtomicFile.h"
+#include "transcode/PlaylistWriter.h"
 
 namespace bloomcast::transcode {
+namespace fs = std::filesystem;
 
 std::expected<HlsOptions, Error> hlsOptionsFromConfig(const Config& config) {
   auto ladder = parseLadder(config.renditions);
@@ -87,6 +92,7 @@ std::unique_ptr<MediaStreamSink> HlsPipelineFactory::open(const StreamDescriptio
     spdlog::error("hls: refusing stream id '{}': not a safe directory name", id);
     return std::make_unique<Sink>(*this, id, publish, nullptr);
   }
+  interrupted_.erase(id);  // back after a crash: the pipeline continues the playlists on disk
   Entry& entry = entries_[id];
   if (!entry.pipeline) {
     PipelineOptions options = options_.pipeline;
@@ -117,8 +123,57 @@ void HlsPipelineFactory::onPublishEnded(const std::string& stream_id, uint64_t p
   entry.window_ends = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reconnect_window_ms);
 }
 
+std::size_t HlsPipelineFactory::recoverInterruptedShows(std::function<void(const std::string&)> closed) {
+  loop_.assertInLoopThread();
+  on_interrupted_closed_ = std::move(closed);
+  std::error_code ec;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reconnect_window_ms);
+  for (const auto& stream_dir : fs::directory_iterator(options_.root_dir, ec)) {
+    std::string id = stream_dir.path().filename().string();
+    if (!stream_dir.is_directory() || !validStreamId(id) || entries_.count(id)) continue;
+    for (const auto& rendition : fs::directory_iterator(stream_dir.path(), ec)) {
+      auto text = readTextFile((rendition.path() / "index.m3u8").string());
+      auto playlist = text ? parseMediaPlaylist(*text) : std::unexpected(Error{"hls", "no playlist"});
+      if (playlist && !playlist->ended) {
+        interrupted_[id] = deadline;
+        break;
+      }
+    }
+  }
+  for (const auto& [id, _] : interrupted_)
+    spdlog::warn("hls: stream {}: was live when the server stopped; waiting {} ms for its publisher",
+                 id, options_.reconnect_window_ms);
+  return interrupted_.size();
+}
+
+void HlsPipelineFactory::closeInterruptedShow(const std::string& stream_id) {
+  // A few small playlists, once per interrupted show: written on the loop thread.
+  std::error_code ec;
+  for (const auto& rendition : fs::directory_iterator(fs::path(options_.root_dir) / stream_id, ec)) {
+    std::string path = (rendition.path() / "index.m3u8").string();
+    auto text = readTextFile(path);
+    if (!text) continue;
+    auto playlist = parseMediaPlaylist(*text);
+    if (!playlist || playlist->ended) continue;
+    playlist->ended = true;
+    if (auto w = writeFileAtomic(path, renderMediaPlaylist(*playlist)); !w)
+      spdlog::error("hls: stream {}: cannot close {}: {}", stream_id, path, w.error().message);
+  }
+  spdlog::info("hls: stream {}: no publisher after the restart; playlists closed (replay)", stream_id);
+  if (on_interrupted_closed_) on_interrupted_closed_(stream_id);
+}
+
 void HlsPipelineFactory::sweep() {
   auto now = std::chrono::steady_clock::now();
+  for (auto it = interrupted_.begin(); it != interrupted_.end();) {
+    if (now < it->second) {
+      ++it;
+      continue;
+    }
+    std::string id = it->first;
+    it = interrupted_.erase(it);
+    closeInterruptedShow(id);
+  }
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& entry = it->second;
     if (entry.state == Entry::State::kAwaitingReconnect && now >= entry.window_ends) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,6 +56,12 @@ class HlsPipelineFactory : public MediaSinkFactory {
   // Every stream id is a single path component of [A-Za-z0-9_-]; others are refused.
   static bool validStreamId(const std::string& stream_id);
 
+  // After a crash (kill -9, power loss) the shows that were live have playlists without
+  // #EXT-X-ENDLIST. Call once at startup: each such show waits reconnect_window_ms for its
+  // publisher, who continues the same playlists; if none comes, its playlists are closed on disk
+  // (the replay) and `closed(stream_id)` is called. Returns how many shows were found.
+  std::size_t recoverInterruptedShows(std::function<void(const std::string& stream_id)> closed);
+
  private:
   class Sink;
   struct Entry {
@@ -65,11 +72,15 @@ class HlsPipelineFactory : public MediaSinkFactory {
   };
   void onPublishEnded(const std::string& stream_id, uint64_t publish, const std::string& why);
   void sweep();
+  void closeInterruptedShow(const std::string& stream_id);
 
   EventLoop& loop_;
   MetricsRegistry& metrics_;
   HlsOptions options_;
   std::map<std::string, Entry> entries_;
+  // Shows found open on disk at startup, awaiting their publisher until the time given.
+  std::map<std::string, std::chrono::steady_clock::time_point> interrupted_;
+  std::function<void(const std::string&)> on_interrupted_closed_;
   uint64_t next_publish_ = 1;
   Timer sweep_timer_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // sinks hold it weakly

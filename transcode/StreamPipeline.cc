@@ -26,14 +26,6 @@ int64_t wallMs() {
       .count();
 }
 
-std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Audio bits per second assumed in a rung's advertised bandwidth before any is measured.
 constexpr int64_t kAudioAllowanceBps = 160'000;
 
@@ -152,7 +144,7 @@ void StreamPipeline::run() {
 }
 
 void StreamPipeline::resumeFromDisk() {
-  auto text = readFile(options_.dir + "/source/index.m3u8");
+  auto text = readTextFile(options_.dir + "/source/index.m3u8");
   if (!text) return;
   auto playlist = parseMediaPlaylist(*text);
   if (!playlist) {
@@ -329,7 +321,7 @@ void StreamPipeline::chooseLadder(int source_width, int source_height) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     r.rendition = std::make_unique<HlsRendition>(spec.name, dir, min_target_s);
-    if (auto text = readFile(dir + "/index.m3u8")) {
+    if (auto text = readTextFile(dir + "/index.m3u8")) {
       if (auto playlist = parseMediaPlaylist(*text)) r.rendition->adopt(std::move(*playlist));
     }
     rungs_.push_back(std::move(r));

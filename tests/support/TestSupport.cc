@@ -3,7 +3,9 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -256,6 +258,100 @@ RunningBloomcast startBloomcast(const std::string& data_dir, std::vector<std::st
   waitUntil([&] { return !b.process->running() || http("GET", b.base_url + "/healthz", "", {}, 500).status != 0; },
             timeout);
   return b;
+}
+
+// ---- RawSocket ---------------------------------------------------------------------------------
+
+RawSocket::RawSocket(int port, const std::string& source_ip) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return;
+  if (!source_ip.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    inet_pton(AF_INET, source_ip.c_str(), &from.sin_addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close(fd_);
+      fd_ = -1;
+      return;
+    }
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+RawSocket::~RawSocket() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawSocket::send(std::string_view bytes) {
+  if (fd_ < 0 || peer_closed_) return false;
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      peer_closed_ = true;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool RawSocket::readSome(int timeout_ms) {
+  if (fd_ < 0 || peer_closed_) return false;
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) return false;
+  char buf[16384];
+  ssize_t n = recv(fd_, buf, sizeof buf, 0);
+  if (n <= 0) {
+    peer_closed_ = true;
+    return false;
+  }
+  received_.append(buf, static_cast<std::size_t>(n));
+  return true;
+}
+
+bool RawSocket::readUntil(const std::function<bool(const std::string&)>& done,
+                          std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done(received_)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || peer_closed_) return done(received_);
+    readSome(static_cast<int>(left.count()));
+  }
+  return true;
+}
+
+bool RawSocket::waitClosed(std::chrono::milliseconds timeout) {
+  readUntil([this](const std::string&) { return peer_closed_; }, timeout);
+  return peer_closed_;
+}
+
+std::string wsClientFrame(int opcode, std::string_view payload, bool fin, bool masked) {
+  std::string f;
+  f += static_cast<char>((fin ? 0x80 : 0) | (opcode & 0x0f));
+  uint8_t mask_bit = masked ? 0x80 : 0;
+  if (payload.size() < 126) {
+    f += static_cast<char>(mask_bit | payload.size());
+  } else if (payload.size() < 65536) {
+    f += static_cast<char>(mask_bit | 126);
+    f += static_cast<char>(payload.size() >> 8);
+    f += static_cast<char>(payload.size() & 0xff);
+  } else {
+    f += static_cast<char>(mask_bit | 127);
+    for (int i = 7; i >= 0; --i) f += static_cast<char>((payload.size() >> (8 * i)) & 0xff);
+  }
+  const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
+  if (masked) f.append(reinterpret_cast<const char*>(key), 4);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    f += static_cast<char>(masked ? payload[i] ^ key[i % 4] : payload[i]);
+  return f;
 }
 
 }  // namespace bloomcast::test

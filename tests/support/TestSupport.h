@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bloomcast::test {
@@ -84,6 +85,36 @@ class Process {
   int status_ = -1;
   std::string log_path_;
 };
+
+// A plain TCP client for hostile-input tests: bytes exactly as given, nothing normalised.
+class RawSocket {
+ public:
+  // Connects to 127.0.0.1:port, from `source_ip` when given (every 127.x.y.z is this host, so
+  // tests can play several client addresses).
+  explicit RawSocket(int port, const std::string& source_ip = "");
+  ~RawSocket();
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+  bool connected() const { return fd_ >= 0; }
+  // False once the peer has closed or reset the connection.
+  bool send(std::string_view bytes);
+  // Reads until done(received so far) holds, the peer closes, or the timeout passes.
+  bool readUntil(const std::function<bool(const std::string&)>& done, std::chrono::milliseconds timeout);
+  // True when the peer closed (EOF or reset) within the timeout; what it sent is kept.
+  bool waitClosed(std::chrono::milliseconds timeout);
+  const std::string& received() const { return received_; }
+  bool closedByPeer() const { return peer_closed_; }
+
+ private:
+  // One poll + read; false when the peer closed or the timeout passed with nothing.
+  bool readSome(int timeout_ms);
+  int fd_ = -1;
+  bool peer_closed_ = false;
+  std::string received_;
+};
+
+// A masked client WebSocket frame (RFC 6455 5.2): opcode 1 text, 0 continuation, 8 close...
+std::string wsClientFrame(int opcode, std::string_view payload, bool fin = true, bool masked = true);
 
 // The bloomcast executable of this build (build/bloomcast).
 std::string bloomcastBinary();

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "LoopThread.h"
+#include "transcode/AtomicFile.h"
 #include "MediaFixture.h"
 #include "TestSupport.h"
 
@@ -96,6 +97,54 @@ TEST_F(HlsPipelineFactoryTest, APublishAfterTheShowEndedContinuesItFromDisk) {
   ASSERT_EQ(playlist.segments.size(), 4u);
   EXPECT_TRUE(playlist.segments[2].discontinuity);
   EXPECT_EQ(playlist.segments[3].uri, "seg_3.m4s");
+}
+
+// What kill -9 leaves behind: the show's playlists without #EXT-X-ENDLIST.
+void reopenAsIfCrashed(const std::string& playlist_path) {
+  auto text = readTextFile(playlist_path).value();
+  auto at = text.find("#EXT-X-ENDLIST\n");
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at);
+  ASSERT_TRUE(writeFileAtomic(playlist_path, text));
+}
+
+TEST_F(HlsPipelineFactoryTest, AShowInterruptedByACrashIsClosedWhenNoPublisherReturns) {
+  publish(test::readMediaPackets(test::generateStream({.seconds = 2})));
+  ASSERT_TRUE(waitUntil([&] { return pipelines() == 0; }, std::chrono::seconds(60)));
+  for (const char* name : {"source", "144p"}) reopenAsIfCrashed(dir_.path() + "/hls/s1/" + name + "/index.m3u8");
+  TearDown();  // the restarted process
+  SetUp();
+  std::vector<std::string> closed;
+  EXPECT_EQ(lt_.sync([&] {
+    return factory_->recoverInterruptedShows([&](const std::string& id) { closed.push_back(id); });
+  }), 1u);
+  ASSERT_TRUE(waitUntil([&] { return lt_.sync([&] { return closed.size(); }) == 1; }, std::chrono::seconds(10)));
+  EXPECT_EQ(lt_.sync([&] { return closed; }), std::vector<std::string>{"s1"});
+  for (const char* name : {"source", "144p"}) {
+    auto playlist = test::readPlaylist(dir_.path() + "/hls/s1/" + name + "/index.m3u8");
+    EXPECT_TRUE(playlist.ended) << name;
+    EXPECT_FALSE(playlist.segments.empty()) << name;
+  }
+}
+
+TEST_F(HlsPipelineFactoryTest, APublisherBackAfterACrashContinuesTheSamePlaylists) {
+  auto packets = test::readMediaPackets(test::generateStream({.seconds = 4}));
+  publish(packets);
+  ASSERT_TRUE(waitUntil([&] { return pipelines() == 0; }, std::chrono::seconds(60)));
+  reopenAsIfCrashed(dir_.path() + "/hls/s1/source/index.m3u8");
+  TearDown();
+  SetUp();
+  bool closed = false;
+  lt_.sync([&] {
+    factory_->recoverInterruptedShows([&](const std::string&) { closed = true; });
+  });
+  publish(packets);  // within the window
+  ASSERT_TRUE(waitUntil([&] { return pipelines() == 0; }, std::chrono::seconds(60)));
+  EXPECT_FALSE(lt_.sync([&] { return closed; })) << "the publisher came back; not an abandoned show";
+  auto playlist = test::readPlaylist(dir_.path() + "/hls/s1/source/index.m3u8");
+  EXPECT_TRUE(playlist.ended);
+  ASSERT_EQ(playlist.segments.size(), 4u);
+  EXPECT_TRUE(playlist.segments[2].discontinuity);
 }
 
 TEST_F(HlsPipelineFactoryTest, AStreamIdThatIsNotASafeDirectoryNameGetsNoPipeline) {
