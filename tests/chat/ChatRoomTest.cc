@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -79,7 +80,9 @@ class ChatRoomTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  RedisServer redis_;
+  // A unix socket (a TCP port freed by kill -9 could be taken by a parallel test's server) and an
+  // AOF, so the room survives the kill -9 of the Redis test.
+  RedisServer redis_{RedisServer::Mode::Unix, {"appendonly yes", "appendfsync always"}};
   std::string admin_ = "admin-token-for-tests-0123456789";
   RunningBloomcast a_, b_;
   std::string factory_token_, room_;
@@ -326,6 +329,43 @@ TEST_F(ChatRoomTest, ASlowReaderDoesNotHoldUpOthersAndIsEventuallyDropped) {
   auto metrics = http("GET", a_.base_url + "/metrics").body;
   EXPECT_EQ(metrics.find("bloomcast_ws_slow_closed_total 0\n"), std::string::npos) << metrics;
   close(stuck);
+}
+
+TEST_F(ChatRoomTest, ChatSaysUnavailableWhileRedisIsDownAndResumesOnItsOwn) {
+  WsClients clients;
+  int alice = join(clients, a_, session("alice"));
+  int bob = join(clients, b_, session("bob"));
+  say(clients, alice, "before");
+  ASSERT_TRUE(clients.waitFor(bob, [](auto& m) { return ofType(m, "chat").size() == 1; }));
+
+  redis_.kill9();
+  ASSERT_TRUE(waitUntil([&] { return http("GET", a_.base_url + "/healthz").status == 503; }));
+  say(clients, alice, "during");
+  ASSERT_TRUE(clients.waitFor(alice, [](auto& m) {
+    for (auto& e : ofType(m, "error"))
+      if (e["code"] == "unavailable") return true;
+    return false;
+  }));
+  EXPECT_TRUE(clients.isOpen(alice)) << "a Redis outage does not cost viewers their sockets";
+  EXPECT_TRUE(clients.isOpen(bob));
+
+  redis_.start();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(waitUntil([&] { return http("GET", a_.base_url + "/healthz").status == 200 &&
+                                     http("GET", b_.base_url + "/healthz").status == 200; }));
+  // Both nodes re-dialled and re-subscribed: a message crosses nodes again, no restart.
+  ASSERT_TRUE(waitUntil([&] {
+    say(clients, alice, "after");
+    return clients.waitFor(bob, [](auto& m) {
+      for (auto& c : ofType(m, "chat"))
+        if (c["text"] == "after") return true;
+      return false;
+    }, std::chrono::milliseconds(500));
+  }, std::chrono::seconds(15)));
+  std::cout << "chat recovered " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - t0).count()
+            << " ms after Redis came back\n";
+  for (auto& c : ofType(clients.messages(bob), "chat")) EXPECT_NE(c["text"], "during");
 }
 
 class RateLimitedChatTest : public ChatRoomTest {

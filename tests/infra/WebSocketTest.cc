@@ -123,5 +123,28 @@ TEST_F(WebSocketTest, AReaderThatCannotKeepUpWithSystemFramesIsDisconnected) {
   EXPECT_NE(metrics_.render().find("bloomcast_ws_slow_closed_total 1"), std::string::npos);
 }
 
+// 1,000 connect/close cycles (50 at a time): every connection is accounted for and gone
+// afterwards; under the ASan build LeakSanitizer checks that none left memory behind.
+TEST_F(WebSocketTest, AThousandConnectCloseCyclesLeaveNothingBehind) {
+  for (int round = 0; round < 20; ++round) {
+    WsClients clients;
+    std::vector<int> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(clients.connect(port_, "/ws?name=c"));
+    for (int c : ids) {
+      ASSERT_TRUE(clients.waitOpen(c));
+      ASSERT_TRUE(clients.waitFor(c, [](auto& m) { return !m.empty(); }));
+    }
+    for (int c : ids) clients.close(c);
+    for (int c : ids) ASSERT_TRUE(clients.waitClosed(c));
+  }
+  ASSERT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return echo_.closed; }) == 1000; }));
+  EXPECT_EQ(lt_.sync([&] { return echo_.opened; }), 1000);
+  ASSERT_TRUE(test::waitUntil([&] {
+    auto m = metrics_.render();
+    return m.find("bloomcast_ws_connections 0\n") != std::string::npos &&
+           m.find("bloomcast_http_connections 0\n") != std::string::npos;
+  })) << metrics_.render();
+}
+
 }  // namespace
 }  // namespace bloomcast

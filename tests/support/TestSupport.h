@@ -62,6 +62,7 @@ class RedisServer {
 
 struct HttpResult {
   long status = 0;  // 0: no answer (connection refused, timeout)
+  int curl_code = 0;  // CURLcode: 7 connection refused, 52 empty reply, 56 reset, 28 timeout
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
 };
