@@ -1,0 +1,62 @@
+// Mutation fuzzing of the JSON request bodies the orders and catalog APIs read (order, product,
+// pin, session): parseObject and the field readers either accept a value within its stated
+// bounds or refuse with bad_json / invalid_argument; nothing crashes or throws. Run under the
+// ASan+UBSan build as well. (Why not libFuzzer: see tests/support/Mutator.h.)
+#include <gtest/gtest.h>
+
+#include "Mutator.h"
+#include "orders/ApiSupport.h"
+
+namespace bloomcast::orders {
+namespace {
+
+TEST(ApiBodyFuzz, MutatedBodiesAreAcceptedWithinBoundsOrRefusedWithACode) {
+  test::Mutator mutator(
+      {R"({"stream":"42","sku":"TEA-1","qty":2,"idempotency_key":"k-1"})",
+       R"({"sku":"A.b_c-1","title":"东莞运动鞋","price_cents":19900,"stock":1000,"limit_per_buyer":2,"image_url":"/static/a.png"})",
+       R"({"sku":"A","flash_sale_ends_at":1790000000000})", R"({"name":"小明"})"},
+      {"\"", "{", "}", "[", "]", ":", ",", "null", "true", "-", "1e308", "-9223372036854775809",
+       "9223372036854775807", "\\u0000", "\\ud800", "\xc0\xaf", "\xff", "好", "\"qty\":", "\"stock\":",
+       "\"sku\":", "0.5", "[[[[[[[[[[[[[[[["});
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 200000; ++i) {
+    auto body = api::parseObject(mutator.next());
+    if (!body) {
+      EXPECT_EQ(body.error().code, "bad_json");
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(body->is_object());
+    for (const char* name : {"stream", "sku", "title", "idempotency_key", "name", "image_url"}) {
+      auto s = api::stringField(*body, name, false, 64);
+      if (!s) {
+        EXPECT_EQ(s.error().code, "invalid_argument");
+        ++refused;
+      } else if (*s) {
+        EXPECT_LE((*s)->size(), 64u);
+        api::isValidSku(**s);  // the validators take any bytes
+        api::isValidIdempotencyKey(**s);
+        api::isPlainText(**s);
+        api::isValidImageUrl(**s);
+        ++accepted;
+      }
+    }
+    for (const char* name : {"qty", "price_cents", "stock", "limit_per_buyer", "flash_sale_ends_at"}) {
+      auto v = api::intField(*body, name, false, 1, 999);
+      if (!v) {
+        EXPECT_EQ(v.error().code, "invalid_argument");
+        EXPECT_NE(v.error().message.find(name), std::string::npos);
+        ++refused;
+      } else if (*v) {
+        EXPECT_GE(**v, 1);
+        EXPECT_LE(**v, 999);
+        ++accepted;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 1000);
+  EXPECT_GT(refused, 1000);
+}
+
+}  // namespace
+}  // namespace bloomcast::orders
