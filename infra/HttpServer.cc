@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "infra/LwsSupport.h"
 
@@ -251,7 +252,8 @@ std::expected<void, Error> HttpServer::start() {
   void* foreign_loops[1] = {loop_.uv()};
   info.foreign_loops = foreign_loops;
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-  info.user = this;
+  if (!context_user_) context_user_ = new ContextUser{this};
+  info.user = context_user_;
   info.pcontext = &context_;
   context_ = lws_create_context(&info);
   if (!context_) return std::unexpected(Error{"http", "cannot create libwebsockets context"});
@@ -285,6 +287,14 @@ void HttpServer::stopAccepting() {
 }
 
 void HttpServer::destroy() {
+  if (context_user_) {
+    static std::mutex parked_mu;
+    static std::vector<std::unique_ptr<ContextUser>> parked;
+    context_user_->server = nullptr;
+    std::lock_guard lock(parked_mu);
+    parked.emplace_back(context_user_);
+    context_user_ = nullptr;
+  }
   if (!context_) return;
   lws_context* c = context_;
   context_ = nullptr;
@@ -293,7 +303,9 @@ void HttpServer::destroy() {
 }
 
 int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
-  auto* server = static_cast<HttpServer*>(lws_context_user(lws_get_context(wsi)));
+  auto* cell = static_cast<ContextUser*>(lws_context_user(lws_get_context(wsi)));
+  HttpServer* server = cell ? cell->server : nullptr;
+  if (!server) return lws_callback_http_dummy(wsi, reason, user, in, len);  // destroyed
   switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
       // `in` carries the accepted socket; non-zero closes it before any byte is read.

@@ -155,6 +155,14 @@ class HttpServer {
   WebSocketHub websockets_;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
+  // The lws context's user pointer. lws finishes closing a destroyed context's connections on
+  // later loop turns and calls back for each; by then this server may be gone, so the callback
+  // reaches it through this cell, which destroy() empties and parks (it is never freed: a few
+  // bytes per server ever destroyed, and lws may still read it).
+  struct ContextUser {
+    HttpServer* server;
+  };
+  ContextUser* context_user_ = nullptr;
   std::vector<lws_protocols> protocols_;
   int bound_port_ = 0;
   std::size_t in_flight_ = 0;
