@@ -56,6 +56,8 @@ async function newPage(options = {}) {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  // Every page asset exists (a missing playlist before the show is expected).
+  page.on('response', (r) => { if (r.status() === 404 && !new URL(r.url()).pathname.startsWith('/hls/')) page.errors.push('404 ' + r.url()); });
   return page;
 }
 

@@ -26,7 +26,8 @@ async function refresh() {
     const other = streams.filter((s) => s.status !== 'live').slice(0, 24);
     $('#live').replaceChildren(...(live.length ? live.map((s) => card(s, names.get(String(s.factory_id))))
       : [el('p', { class: 'muted' }, '现在没有正在进行的直播，稍后再来看看吧。')]));
-    $('#other').replaceChildren(...other.map((s) => card(s, names.get(String(s.factory_id)))));
+    $('#other').replaceChildren(...(other.length ? other.map((s) => card(s, names.get(String(s.factory_id))))
+      : [el('p', { class: 'muted' }, '暂无预告或回放。')]));
     $('#error').textContent = '';
   } catch (e) {
     $('#error').textContent = '加载直播列表失败：' + e.message;

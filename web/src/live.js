@@ -62,6 +62,10 @@ function startOrKeepPlayer() {
 function updateReplay() {
   state.replay = state.playlistEnded || (state.stream && state.stream.status === 'ended');
   $('#replay-tag').hidden = !state.replay;
+  if (state.replay && !(state.stream && state.stream.status === 'live')) {
+    $('#status').textContent = '回放';
+    $('#status').className = 'badge badge-ended';
+  }
   renderCard();
 }
 
