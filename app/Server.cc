@@ -117,6 +117,12 @@ int Server::run() {
                             : config_.web_dir;
   serveDirectory(*http_, "/static/*path", web_dir,
                  [](std::string_view) { return std::string("public, max-age=300"); });
+  // The pages: tokens travel in the URL fragment (#token=...), which browsers never send, so
+  // they reach no log. The stream id of /live/ID is read by the page itself.
+  servePage(*http_, "/", web_dir, "index.html");
+  servePage(*http_, "/live/:id", web_dir, "live.html");
+  servePage(*http_, "/studio", web_dir, "studio.html");
+  servePage(*http_, "/dashboard", web_dir, "dashboard.html");
   if (auto r = http_->start(); !r) {
     spdlog::error("{}", r.error().message);
     return 1;

@@ -21,6 +21,18 @@ void serveDirectory(HttpServer& server, std::string_view pattern, std::string ro
                });
 }
 
+void servePage(HttpServer& server, std::string_view pattern, const std::string& root,
+               const std::string& file) {
+  server.route("GET", pattern, [path = root + "/" + file](HttpRequest&, HttpResponder responder) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      responder.send(HttpResponse::error(404, "not_found", "the web pages are not built (web/, npm ci)"));
+      return;
+    }
+    responder.send(HttpResponse::file(path, "text/html; charset=utf-8", "no-cache"));
+  });
+}
+
 std::string hlsCacheControl(std::string_view relative_path) {
   if (relative_path.ends_with(".m3u8")) return "no-cache";
   return "public, max-age=86400, immutable";

@@ -29,9 +29,10 @@ int64_t toInt64(const std::string& s) {
   return v;
 }
 
-// meta: HGETALL bc:{s:ID}:meta; stats: HMGET stats gmv_cents orders units.
+// meta: HGETALL bc:{s:ID}:meta; stats: HMGET stats gmv_cents orders units viewers (the last
+// field is written by the chat part's room tick); likes: GET bc:{s:ID}:likes.
 std::optional<StreamInfo> streamFrom(const std::string& id, const RedisReply& meta,
-                                     const RedisReply& stats) {
+                                     const RedisReply& stats, const RedisReply& likes) {
   if (meta.elements.empty()) return std::nullopt;
   StreamInfo s;
   s.id = id;
@@ -44,11 +45,15 @@ std::optional<StreamInfo> streamFrom(const std::string& id, const RedisReply& me
   s.gmv_cents = replyIntOr(element(stats, 0), 0);
   s.orders = replyIntOr(element(stats, 1), 0);
   s.units = replyIntOr(element(stats, 2), 0);
+  s.viewers = replyIntOr(element(stats, 3), 0);
+  s.likes = replyIntOr(likes, 0);
   return s;
 }
 
 std::vector<std::vector<std::string>> streamCommands(const std::string& id) {
-  return {{"HGETALL", keys::meta(id)}, {"HMGET", keys::stats(id), "gmv_cents", "orders", "units"}};
+  return {{"HGETALL", keys::meta(id)},
+          {"HMGET", keys::stats(id), "gmv_cents", "orders", "units", "viewers"},
+          {"GET", keys::likes(id)}};
 }
 
 }  // namespace
@@ -61,6 +66,8 @@ Catalog::Catalog(RedisClient& redis, const Sessions& sessions, std::string admin
       max_timeline_(std::to_string(max_timeline)) {
   redis_.registerScript("orders.create_product", scripts::kCreateProduct);
   redis_.registerScript("orders.pin", scripts::kPin);
+  redis_.registerScript("orders.update_product", scripts::kUpdateProduct);
+  redis_.registerScript("orders.unpin", scripts::kUnpin);
 }
 
 std::string Catalog::idInSecret(std::string_view secret, std::string_view prefix) {
@@ -251,7 +258,7 @@ void Catalog::getStream(const std::string& stream_id, Callback<StreamInfo> cb) {
   }
   runBatch(redis_, streamCommands(stream_id), [stream_id, cb = std::move(cb)](auto replies) {
     if (!replies) return cb(std::unexpected(replies.error()));
-    auto s = streamFrom(stream_id, (*replies)[0], (*replies)[1]);
+    auto s = streamFrom(stream_id, (*replies)[0], (*replies)[1], (*replies)[2]);
     if (!s) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
     cb(std::move(*s));
   });
@@ -277,7 +284,7 @@ void Catalog::loadStreams(std::vector<std::string> ids, Callback<std::vector<Str
     std::vector<StreamInfo> out;
     out.reserve(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i)
-      if (auto s = streamFrom(ids[i], (*replies)[2 * i], (*replies)[2 * i + 1]))
+      if (auto s = streamFrom(ids[i], (*replies)[3 * i], (*replies)[3 * i + 1], (*replies)[3 * i + 2]))
         out.push_back(std::move(*s));
     cb(std::move(out));
   });
@@ -391,6 +398,73 @@ void Catalog::pin(const std::string& stream_id, const std::string& sku, int64_t 
         if (code != "pinned") return cb(std::unexpected(Error{"internal", "pin: " + code}));
         cb(element(**c, 1).str);
       });
+}
+
+void Catalog::updateProduct(const std::string& stream_id, const std::string& sku,
+                            const ProductChanges& changes, int64_t now_ms, Callback<std::string> cb) {
+  std::vector<std::string> args = {sku, changes.stock ? std::to_string(*changes.stock) : std::string(),
+                                   std::to_string(now_ms), keys::room(stream_id)};
+  if (changes.title) {
+    args.insert(args.end(), {"title", *changes.title, "title_json", nlohmann::json(*changes.title).dump()});
+  }
+  if (changes.price_cents) args.insert(args.end(), {"price_cents", std::to_string(*changes.price_cents)});
+  if (changes.limit_per_buyer)
+    args.insert(args.end(), {"limit_per_buyer", std::to_string(*changes.limit_per_buyer)});
+  if (changes.image_url) args.insert(args.end(), {"image_url", *changes.image_url});
+  redis_.evalScript(
+      "orders.update_product",
+      {keys::meta(stream_id), keys::product(stream_id, sku), keys::stock(stream_id)}, std::move(args),
+      [stream_id, sku, cb = std::move(cb)](RedisResult r) {
+        auto c = checked(r);
+        if (!c) return cb(std::unexpected(c.error()));
+        std::string code = replyText(element(**c, 0));
+        if (code == "stream_not_found")
+          return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
+        if (code == "product_not_found")
+          return cb(std::unexpected(notFound(code, "no product " + sku + " on this stream")));
+        if (code != "updated") return cb(std::unexpected(Error{"internal", "update_product: " + code}));
+        cb(element(**c, 1).str);
+      });
+}
+
+void Catalog::unpin(const std::string& stream_id, int64_t now_ms, Callback<std::string> cb) {
+  redis_.evalScript("orders.unpin", {keys::meta(stream_id), keys::timeline(stream_id)},
+                    {std::to_string(now_ms), keys::room(stream_id), max_timeline_},
+                    [stream_id, cb = std::move(cb)](RedisResult r) {
+                      auto c = checked(r);
+                      if (!c) return cb(std::unexpected(c.error()));
+                      std::string code = replyText(element(**c, 0));
+                      if (code == "stream_not_found")
+                        return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
+                      if (code != "unpinned") return cb(std::unexpected(Error{"internal", "unpin: " + code}));
+                      cb(element(**c, 1).str);
+                    });
+}
+
+void Catalog::timeline(const std::string& stream_id, Callback<std::vector<TimelineEvent>> cb) {
+  if (!keys::isValidId(stream_id)) {
+    cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    return;
+  }
+  runBatch(redis_,
+           {{"EXISTS", keys::meta(stream_id)},
+            {"XRANGE", keys::timeline(stream_id), "-", "+", "COUNT", max_timeline_}},
+           [stream_id, cb = std::move(cb)](auto replies) {
+             if (!replies) return cb(std::unexpected(replies.error()));
+             if ((*replies)[0].integer == 0)
+               return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+             // XRANGE: [[id, [field, value, ...]], ...]
+             std::vector<TimelineEvent> out;
+             for (const auto& entry : (*replies)[1].elements) {
+               const RedisReply& fields = element(entry, 1);
+               TimelineEvent e;
+               e.type = field(fields, "type");
+               e.ts_ms = toInt64(field(fields, "ts"));
+               e.frame = field(fields, "frame");
+               out.push_back(std::move(e));
+             }
+             cb(std::move(out));
+           });
 }
 
 }  // namespace bloomcast::orders

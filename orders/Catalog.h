@@ -13,6 +13,7 @@
 // Thread: loop thread. Owned by OrdersModule; must be destroyed after the RedisClient has
 // been closed (pending replies call back into it).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct StreamInfo {
   int64_t gmv_cents = 0;
   int64_t orders = 0;
   int64_t units = 0;
+  int64_t viewers = 0;  // the room's last published totals (chat part, "stats" and "likes" keys)
+  int64_t likes = 0;
 };
 
 struct FactoryInfo {
@@ -57,6 +60,22 @@ struct Product {
   int64_t stock = 0;  // units left
   int64_t limit_per_buyer = 0;  // 0: no limit
   int64_t created_ms = 0;
+};
+
+// What PATCH .../products/SKU changes; unset fields stay as they are. Validated by the caller.
+struct ProductChanges {
+  std::optional<std::string> title;
+  std::optional<int64_t> price_cents;
+  std::optional<int64_t> stock;  // sets the units left
+  std::optional<int64_t> limit_per_buyer;
+  std::optional<std::string> image_url;  // "" clears it
+};
+
+// One entry of a stream's replay timeline: a pin frame as published to the room.
+struct TimelineEvent {
+  std::string type;  // "pin"
+  int64_t ts_ms = 0;
+  std::string frame;  // the JSON published to the room
 };
 
 // An id and the secret that goes with it (shown once).
@@ -109,6 +128,16 @@ class Catalog {
   // pin frame. ends_at_ms 0: no flash-sale end.
   void pin(const std::string& stream_id, const std::string& sku, int64_t ends_at_ms,
            int64_t now_ms, Callback<std::string> cb);
+
+  // Changes a product and publishes {"type":"product",...} to the room; answers that frame.
+  // "product_not_found" / "stream_not_found".
+  void updateProduct(const std::string& stream_id, const std::string& sku,
+                     const ProductChanges& changes, int64_t now_ms, Callback<std::string> cb);
+  // Clears the pin: recorded on the stream and its timeline, {"type":"pin","product":null}
+  // published to the room. Answers that frame.
+  void unpin(const std::string& stream_id, int64_t now_ms, Callback<std::string> cb);
+  // The replay timeline, oldest first (at most max_timeline entries are kept).
+  void timeline(const std::string& stream_id, Callback<std::vector<TimelineEvent>> cb);
 
   // "PREFIX" + id + "_" + 48 hex digits -> id, or "" when `secret` is not of that shape.
   static std::string idInSecret(std::string_view secret, std::string_view prefix);

@@ -50,7 +50,10 @@ CatalogApi::CatalogApi(HttpServer& http, Catalog& catalog, const Sessions& sessi
   http.route("POST", "/api/streams/:id/status", bind(&CatalogApi::setStatus));
   http.route("POST", "/api/streams/:id/products", bind(&CatalogApi::createProduct));
   http.route("GET", "/api/streams/:id/products", bind(&CatalogApi::listProducts));
+  http.route("PATCH", "/api/streams/:id/products/:sku", bind(&CatalogApi::updateProduct));
   http.route("POST", "/api/streams/:id/pin", bind(&CatalogApi::pin));
+  http.route("DELETE", "/api/streams/:id/pin", bind(&CatalogApi::unpin));
+  http.route("GET", "/api/streams/:id/timeline", bind(&CatalogApi::timeline));
   http.route("POST", "/api/sessions", bind(&CatalogApi::createSession));
 }
 
@@ -64,6 +67,8 @@ nlohmann::json CatalogApi::streamJson(const StreamInfo& s) const {
                       {"gmv_cents", s.gmv_cents},
                       {"orders", s.orders},
                       {"units", s.units},
+                      {"viewers", s.viewers},
+                      {"likes", s.likes},
                       {"hls_url", base + "/hls/" + s.id + "/master.m3u8"},
                       {"page_url", base + "/live/" + s.id}};
   if (s.pinned_sku.empty()) {
@@ -263,6 +268,72 @@ void CatalogApi::listProducts(HttpRequest& req, HttpResponder r) {
     auto out = nlohmann::json::array();
     for (const auto& p : *list) out.push_back(productJson(p));
     r.send(HttpResponse::json(200, {{"products", out}}));
+  });
+}
+
+// Validated as createProduct validates; only the fields present change. `stock` sets the units
+// left (orders already placed keep theirs).
+void CatalogApi::updateProduct(HttpRequest& req, HttpResponder r) {
+  BC_TRY(body, api::parseObject(req.body));
+  BC_TRY(title, api::stringField(*body, "title", false, kMaxTitleBytes));
+  BC_TRY(price, api::intField(*body, "price_cents", false, 1, kMaxPriceCents));
+  BC_TRY(stock, api::intField(*body, "stock", false, 0, kMaxStock));
+  BC_TRY(limit, api::intField(*body, "limit_per_buyer", false, 0, kMaxLimitPerBuyer));
+  std::optional<std::string> image;
+  if (body->contains("image_url") && (*body)["image_url"].is_null()) {
+    image = "";  // null clears the picture
+  } else {
+    BC_TRY(given, api::stringField(*body, "image_url", false, kMaxUrlBytes));
+    if (*given && !api::isValidImageUrl(**given)) {
+      r.send(api::errorResponse(Error{"invalid_argument", "image_url must be an http(s) URL or a /path"}));
+      return;
+    }
+    image = *given;
+  }
+  if (*title && (title->value().empty() || !api::isPlainText(**title))) {
+    r.send(api::errorResponse(Error{"invalid_argument", "title must be 1..400 bytes without control characters"}));
+    return;
+  }
+  std::string sku = req.params.at("sku");
+  if (!api::isValidSku(sku)) {
+    r.send(api::errorResponse(Error{"product_not_found", "no product " + sku + " on this stream"}));
+    return;
+  }
+  ProductChanges changes{*title, *price, *stock, *limit, image};
+  if (!changes.title && !changes.price_cents && !changes.stock && !changes.limit_per_buyer && !changes.image_url) {
+    r.send(api::errorResponse(Error{"invalid_argument",
+                                    "nothing to change: give title, price_cents, stock, limit_per_buyer or image_url"}));
+    return;
+  }
+  withManagedStream(req, r, [this, r, sku, changes](Principal, StreamInfo s) {
+    catalog_.updateProduct(s.id, sku, changes, options_.clock(), [r](std::expected<std::string, Error> frame) {
+      if (!frame) return r.send(api::errorResponse(frame.error()));
+      auto j = nlohmann::json::parse(*frame, nullptr, false);
+      r.send(HttpResponse::json(200, j.is_object() ? j["product"] : nlohmann::json()));
+    });
+  });
+}
+
+void CatalogApi::unpin(HttpRequest& req, HttpResponder r) {
+  withManagedStream(req, r, [this, r](Principal, StreamInfo s) {
+    catalog_.unpin(s.id, options_.clock(), [r](std::expected<std::string, Error> frame) {
+      if (!frame) return r.send(api::errorResponse(frame.error()));
+      r.send(HttpResponse::json(200, {{"pinned", nullptr}}));
+    });
+  });
+}
+
+void CatalogApi::timeline(HttpRequest& req, HttpResponder r) {
+  catalog_.timeline(req.params.at("id"), [r](std::expected<std::vector<TimelineEvent>, Error> list) {
+    if (!list) return r.send(api::errorResponse(list.error()));
+    auto out = nlohmann::json::array();
+    for (const auto& e : *list) {
+      auto frame = nlohmann::json::parse(e.frame, nullptr, false);
+      out.push_back({{"type", e.type},
+                     {"ts", e.ts_ms},
+                     {"product", frame.is_object() && frame.contains("product") ? frame["product"] : nlohmann::json()}});
+    }
+    r.send(HttpResponse::json(200, {{"events", out}}));
   });
 }
 

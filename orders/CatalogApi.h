@@ -5,7 +5,8 @@
 //   GET  /api/streams, GET /api/streams/:id                             (anyone)
 //   POST /api/streams/:id/key, POST /api/streams/:id/status              (organizer, owner)
 //   POST /api/streams/:id/products, POST /api/streams/:id/pin            (organizer, owner)
-//   GET  /api/streams/:id/products                                      (anyone)
+//   PATCH /api/streams/:id/products/:sku, DELETE /api/streams/:id/pin   (organizer, owner)
+//   GET  /api/streams/:id/products, GET /api/streams/:id/timeline        (anyone)
 //   POST /api/sessions                                                  (anyone; rate limited per IP)
 // Answers are JSON; errors {"error","message"} (ApiSupport.h). Stream keys appear only in the
 // answers of stream creation and key rotation, never in anything a viewer can read.
@@ -59,7 +60,10 @@ class CatalogApi {
   void setStatus(HttpRequest& req, HttpResponder r);
   void createProduct(HttpRequest& req, HttpResponder r);
   void listProducts(HttpRequest& req, HttpResponder r);
+  void updateProduct(HttpRequest& req, HttpResponder r);
   void pin(HttpRequest& req, HttpResponder r);
+  void unpin(HttpRequest& req, HttpResponder r);
+  void timeline(HttpRequest& req, HttpResponder r);
   void createSession(HttpRequest& req, HttpResponder r);
 
   Catalog& catalog_;

@@ -45,6 +45,8 @@ inline std::string unpaid(std::string_view id) { return streamKey(id, "unpaid");
 inline std::string events(std::string_view id) { return streamKey(id, "events"); }
 // STREAM of pins with their wall time, for the replay
 inline std::string timeline(std::string_view id) { return streamKey(id, "timeline"); }
+// STRING the room's like total (written by the chat part's room tick; read for GET /api/streams)
+inline std::string likes(std::string_view id) { return streamKey(id, "likes"); }
 // pub/sub channel of the stream's chat room (fanned out by the chat part)
 inline std::string room(std::string_view id) { return streamKey(id, "room"); }
 

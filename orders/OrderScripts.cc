@@ -86,7 +86,8 @@ redis.call('ZADD', KEYS[8], ARGV[6], seq)
 redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[9], '*', 't', 'placed', 'o', seq, 'sku', sku,
            'q', qty_text, 'a', amount)
 redis.call('PUBLISH', ARGV[8], '{"type":"order","sku":"' .. sku .. '","title":' .. p[3] ..
-           ',"qty":' .. qty_text .. ',"user":' .. ARGV[7] .. ',"ts":' .. now .. '}')
+           ',"qty":' .. qty_text .. ',"stock":' .. int(stock - qty) .. ',"user":' .. ARGV[7] ..
+           ',"ts":' .. now .. '}')
 return {'created', seq, amount}
 )lua";
 
@@ -163,6 +164,31 @@ redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'type', 'pin', 'ts', AR
            'frame', frame)
 redis.call('PUBLISH', ARGV[4], frame)
 return {'pinned', frame}
+)lua";
+
+const std::string kUpdateProduct = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'stream_not_found'} end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return {'product_not_found'} end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
+if #ARGV > 4 then redis.call('HSET', KEYS[2], unpack(ARGV, 5)) end
+local p = redis.call('HMGET', KEYS[2], 'title', 'price_cents', 'limit_per_buyer', 'image_url')
+local product = {sku = ARGV[1], title = p[1], price_cents = tonumber(p[2]),
+                 stock = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0'),
+                 limit_per_buyer = tonumber(p[3])}
+if p[4] and p[4] ~= '' then product.image_url = p[4] end
+local frame = cjson.encode({type = 'product', product = product, ts = tonumber(ARGV[3])})
+redis.call('PUBLISH', ARGV[4], frame)
+return {'updated', frame}
+)lua";
+
+const std::string kUnpin = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'stream_not_found'} end
+local frame = '{"type":"pin","product":null,"ts":' .. ARGV[1] .. '}'
+redis.call('HSET', KEYS[1], 'pinned_sku', '', 'pinned_ends_at_ms', '', 'pinned_at_ms', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'type', 'pin', 'ts', ARGV[1],
+           'frame', frame)
+redis.call('PUBLISH', ARGV[2], frame)
+return {'unpinned', frame}
 )lua";
 
 }  // namespace bloomcast::orders::scripts

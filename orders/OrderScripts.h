@@ -23,7 +23,7 @@ namespace bloomcast::orders::scripts {
 //    {"product_not_found"} | {"sold_out", UNITS_LEFT} | {"limit_exceeded", UNITS_ALLOWED}
 // Writes (7): stock, order record + idempotency entry + buyer's units (one HSET), stream
 // counters (one HSET), minute counters, product leaderboard, unpaid index, event; then
-// PUBLISHes the chat frame {"type":"order",...} on the room channel.
+// PUBLISHes the chat frame {"type":"order",...,"stock":UNITS_LEFT} on the room channel.
 extern const std::string kPlace;
 
 // pay — KEYS: orders unpaid events   ARGV: seq buyer_or_empty now_ms max_events
@@ -55,5 +55,17 @@ extern const std::string kCreateProduct;
 // -> {"pinned", FRAME_JSON} | {"stream_not_found"} | {"product_not_found"}
 // Records the pin in the stream's meta and timeline and PUBLISHes {"type":"pin",...}.
 extern const std::string kPin;
+
+// update_product — KEYS: meta product stock
+//   ARGV: sku stock_or_empty now_ms room [FIELD VALUE]... (product hash fields, validated)
+// -> {"updated", FRAME_JSON} | {"stream_not_found"} | {"product_not_found"}
+// Sets the given fields and the stock left, and PUBLISHes {"type":"product","product":{...},"ts"}
+// so open viewer pages show the new title, price or stock at once.
+extern const std::string kUpdateProduct;
+
+// unpin — KEYS: meta timeline   ARGV: now_ms room max_timeline
+// -> {"unpinned", FRAME_JSON} | {"stream_not_found"}
+// Clears the pin, appends {"type":"pin","product":null,"ts"} to the timeline and PUBLISHes it.
+extern const std::string kUnpin;
 
 }  // namespace bloomcast::orders::scripts

@@ -10,7 +10,13 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   curl procps libcurl4-openssl-dev libwebsockets-evlib-uv
+  chromium fonts-noto-cjk fonts-noto-color-emoji
 )
+# The pages (web/) are built with npm (hls.js, uPlot, playwright-core for the browser tests).
+# A node that did not come from Debian (NodeSource bundles npm) is left alone.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -186,6 +186,145 @@ TEST_F(Catalog, APinIsPublishedToTheRoomAndRecordedOnTheTimeline) {
   lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
 }
 
+TEST_F(Catalog, TheTimelineListsPinsAndUnpinsOldestFirstForAnyone) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 1990, 5, 0, "明前龙井");
+  addProduct(s.id, "CUP", 8800, 3, 1, "青花瓷杯");
+  std::string path = "/api/streams/" + s.id;
+  auto empty = get(path + "/timeline");
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(nlohmann::json::parse(empty.body)["events"], nlohmann::json::array());
+  EXPECT_EQ(get("/api/streams/999/timeline").status, 404);
+  EXPECT_EQ(get("/api/streams/abc/timeline").status, 404);
+
+  int64_t ends = api::systemClockMs() + 600000;
+  ASSERT_EQ(call("POST", path + "/pin", {{"sku", "TEA"}, {"flash_sale_ends_at", ends}}, f.secret).status, 200);
+  ASSERT_EQ(call("POST", path + "/pin", {{"sku", "CUP"}}, kAdmin).status, 200);
+  EXPECT_EQ(call("DELETE", path + "/pin", nullptr, newSession()).status, 403);
+  EXPECT_EQ(call("DELETE", path + "/pin", nullptr, createFactory("other").secret).status, 403);
+  EXPECT_EQ(call("DELETE", "/api/streams/999/pin", nullptr, kAdmin).status, 404);
+  auto un = call("DELETE", path + "/pin", nullptr, f.secret);
+  ASSERT_EQ(un.status, 200) << un.body;
+  EXPECT_TRUE(nlohmann::json::parse(un.body)["pinned"].is_null());
+  EXPECT_TRUE(nlohmann::json::parse(get(path).body)["pinned"].is_null()) << "the stream has no pin any more";
+
+  auto events = nlohmann::json::parse(get(path + "/timeline").body)["events"];
+  ASSERT_EQ(events.size(), 3u) << events.dump();
+  EXPECT_EQ(events[0]["type"], "pin");
+  EXPECT_EQ(events[0]["product"]["sku"], "TEA");
+  EXPECT_EQ(events[0]["product"]["title"], "明前龙井");
+  EXPECT_EQ(events[0]["product"]["flash_sale_ends_at"], ends);
+  EXPECT_EQ(events[1]["product"]["sku"], "CUP");
+  EXPECT_EQ(events[1]["product"]["limit_per_buyer"], 1);
+  EXPECT_TRUE(events[2]["product"].is_null()) << "an unpin is a pin of nothing";
+  EXPECT_LE(events[0]["ts"].get<int64_t>(), events[1]["ts"].get<int64_t>());
+  EXPECT_LE(events[1]["ts"].get<int64_t>(), events[2]["ts"].get<int64_t>());
+  EXPECT_GT(events[0]["ts"].get<int64_t>(), 1'600'000'000'000);
+}
+
+TEST_F(Catalog, UnpinningTellsTheRoom) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 1990, 5);
+  std::mutex mu;
+  std::vector<std::string> frames;
+  lt_.sync([&] {
+    redis_->subscribe(keys::room(s.id), [&](const std::string&, const std::string& payload) {
+      std::lock_guard lock(mu);
+      if (payload != "ping") frames.push_back(payload);
+    });
+  });
+  ASSERT_TRUE(waitUntil([&] { return redis_server_->command({"PUBLISH", keys::room(s.id), "ping"}) == "1"; }));
+  ASSERT_EQ(call("DELETE", "/api/streams/" + s.id + "/pin", nullptr, f.secret).status, 200);
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return !frames.empty(); }));
+  auto frame = nlohmann::json::parse(frames[0]);
+  EXPECT_EQ(frame["type"], "pin");
+  EXPECT_TRUE(frame.contains("product") && frame["product"].is_null()) << frames[0];
+  EXPECT_GT(frame["ts"].get<int64_t>(), 0);
+  lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
+}
+
+TEST_F(Catalog, ProductsAreEditedByTheirOwnerValidatedAsOnCreationAndAnnounced) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "CUP", 8800, 50, 2, "青花瓷杯");
+  std::string path = "/api/streams/" + s.id + "/products/CUP";
+  std::mutex mu;
+  std::vector<std::string> frames;
+  lt_.sync([&] {
+    redis_->subscribe(keys::room(s.id), [&](const std::string&, const std::string& payload) {
+      std::lock_guard lock(mu);
+      if (payload != "ping") frames.push_back(payload);
+    });
+  });
+  ASSERT_TRUE(waitUntil([&] { return redis_server_->command({"PUBLISH", keys::room(s.id), "ping"}) == "1"; }));
+
+  auto r = call("PATCH", path, {{"title", "青花瓷杯 礼盒装"}, {"price_cents", 9900}, {"stock", 7}}, f.secret);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto p = nlohmann::json::parse(r.body);
+  EXPECT_EQ(p["title"], "青花瓷杯 礼盒装");
+  EXPECT_EQ(p["price_cents"], 9900);
+  EXPECT_EQ(p["stock"], 7);
+  EXPECT_EQ(p["limit_per_buyer"], 2) << "fields not given stay";
+  auto list = nlohmann::json::parse(get("/api/streams/" + s.id + "/products").body)["products"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["title"], "青花瓷杯 礼盒装");
+  EXPECT_EQ(list[0]["stock"], 7);
+  EXPECT_EQ(stockOf(s.id, "CUP"), 7);
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return !frames.empty(); }));
+  auto frame = nlohmann::json::parse(frames[0]);
+  EXPECT_EQ(frame["type"], "product");
+  EXPECT_EQ(frame["product"]["sku"], "CUP");
+  EXPECT_EQ(frame["product"]["stock"], 7);
+
+  // An order uses the new price; its frame carries the stock left.
+  auto buyer = newSession();
+  auto o = order(buyer, s.id, "CUP", 2, "k1");
+  ASSERT_EQ(o.status, 201) << o.body;
+  EXPECT_EQ(nlohmann::json::parse(o.body)["amount_cents"], 19800);
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return frames.size() >= 2; }));
+  auto placed = nlohmann::json::parse(frames[1]);
+  EXPECT_EQ(placed["type"], "order");
+  EXPECT_EQ(placed["stock"], 5);
+  lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
+
+  EXPECT_EQ(call("PATCH", path, {{"stock", 1}}, kAdmin).status, 200) << "the organizer may";
+  EXPECT_EQ(call("PATCH", path, {{"stock", 1}}, createFactory("other").secret).status, 403);
+  EXPECT_EQ(call("PATCH", path, {{"stock", 1}}, newSession()).status, 403);
+  EXPECT_EQ(call("PATCH", path, {{"stock", 1}}, "").status, 401);
+  EXPECT_EQ(call("PATCH", "/api/streams/" + s.id + "/products/NOPE", {{"stock", 1}}, f.secret).status, 404);
+  EXPECT_EQ(call("PATCH", "/api/streams/999/products/CUP", {{"stock", 1}}, kAdmin).status, 404);
+  for (auto [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"price_cents", 0}, {"price_cents", 1.5}, {"price_cents", "100"}, {"stock", -1},
+           {"limit_per_buyer", -2}, {"title", ""}, {"title", 5}, {"image_url", "javascript:alert(1)"}}) {
+    auto bad = call("PATCH", path, {{field, value}}, f.secret);
+    EXPECT_EQ(bad.status, 400) << field << "=" << value.dump() << " " << bad.body;
+  }
+  EXPECT_EQ(call("PATCH", path, nlohmann::json::object(), f.secret).status, 400) << "nothing to change";
+  EXPECT_EQ(stockOf(s.id, "CUP"), 1) << "refused edits changed nothing";
+  auto sold = order(buyer, s.id, "CUP", 2, "k2");
+  EXPECT_EQ(sold.status, 409) << "the edited stock is what is sold";
+}
+
+TEST_F(Catalog, StreamsCarryTheRoomsViewersAndLikes) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  auto fresh = nlohmann::json::parse(get("/api/streams/" + s.id).body);
+  EXPECT_EQ(fresh["viewers"], 0);
+  EXPECT_EQ(fresh["likes"], 0);
+  // What the chat part's room tick writes.
+  redis_server_->command({"HSET", keys::stats(s.id), "viewers", "12", "likes", "345", "pub_ms", "1"});
+  redis_server_->command({"SET", keys::likes(s.id), "345"});
+  auto one = nlohmann::json::parse(get("/api/streams/" + s.id).body);
+  EXPECT_EQ(one["viewers"], 12);
+  EXPECT_EQ(one["likes"], 345);
+  auto all = nlohmann::json::parse(get("/api/streams").body)["streams"];
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["viewers"], 12);
+  EXPECT_EQ(all[0]["likes"], 345);
+}
+
 TEST_F(Catalog, SessionsAreSignedAndForgeriesAreRefused) {
   auto r = call("POST", "/api/sessions", {{"name", "王小二"}}, "");
   ASSERT_EQ(r.status, 201);
