@@ -78,14 +78,14 @@ std::string errorFrame(std::string_view code, std::string_view message) {
 }
 
 std::string welcomeFrame(std::string_view user, std::string_view role,
-                         const std::vector<std::string>& history) {
+                         const std::vector<std::string>& history, int64_t likes, int64_t viewers) {
   std::string out = R"({"type":"welcome","user":)" + nlohmann::json(user).dump() +
                     R"(,"role":)" + nlohmann::json(role).dump() + R"(,"history":[)";
   for (std::size_t i = 0; i < history.size(); ++i) {
     if (i) out += ',';
     out += history[i];
   }
-  out += "]}";
+  out += "],\"likes\":" + std::to_string(likes) + ",\"viewers\":" + std::to_string(viewers) + "}";
   return out;
 }
 

@@ -10,6 +10,7 @@
 // Kept free of <expected> (clang 14 builds the fuzzer).
 #include <cstddef>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -41,10 +42,12 @@ ClientFrame parseClientFrame(std::string_view frame);
 std::optional<std::size_t> countCodePoints(std::string_view utf8);
 
 std::string errorFrame(std::string_view code, std::string_view message);
-// {"type":"welcome","user":U,"role":R,"history":[...]} with history given as JSON texts,
-// oldest first.
+// {"type":"welcome","user":U,"role":R,"history":[...],"likes":N,"viewers":N} with history
+// given as JSON texts, oldest first, and the room's stored totals (a newcomer sees them at once,
+// not only at their next change).
 std::string welcomeFrame(std::string_view user, std::string_view role,
-                         const std::vector<std::string>& history);
+                         const std::vector<std::string>& history, int64_t likes = 0,
+                         int64_t viewers = 0);
 // One message as is, several as {"type":"batch","messages":[...]}; each is a JSON text.
 std::string batchFrame(const std::vector<std::string>& messages);
 // The messages, in order, as frames of at most about `max_bytes` each (a single larger message

@@ -47,9 +47,9 @@ end
 return 1
 )lua";
 
-// One node's report for one room, every 500 ms: adds its likes, records its viewer count, and
-// publishes the room's totals when they changed and 500 ms have passed since the last
-// publication by any node. Viewer counts older than 5 s (a node that died) are dropped.
+// One node's report for one room, every 500 ms and when its last member leaves: adds its likes,
+// records its viewer count, stores the room's totals, and publishes them when they changed since
+// the last publication and 500 ms have passed since it (by any node). Viewer counts older than 5 s (a node that died) are dropped.
 // KEYS: likes, viewers (hash node -> "count:ts_ms"), stats (hash). ARGV: channel, node,
 // local_viewers, like_delta, now_ms. Returns {likes, viewers}.
 inline constexpr const char* kRoomTick = R"lua(
@@ -69,10 +69,13 @@ for i = 1, #entries, 2 do
   local ts = tonumber(string.sub(v, sep + 1))
   if now - ts > 5000 then redis.call('HDEL', KEYS[2], entries[i]) else total = total + count end
 end
-local st = redis.call('HMGET', KEYS[3], 'pub_ms', 'likes', 'viewers')
+-- The stored totals are always current (the API reads them); the room hears of a change at
+-- most every 500 ms, and a change held back is published by the next tick of any node.
+redis.call('HSET', KEYS[3], 'likes', likes, 'viewers', total)
+local st = redis.call('HMGET', KEYS[3], 'pub_ms', 'pub_likes', 'pub_viewers')
 local last = tonumber(st[1] or '0')
 if (tostring(likes) ~= st[2] or tostring(total) ~= st[3]) and now - last >= 500 then
-  redis.call('HSET', KEYS[3], 'pub_ms', now, 'likes', likes, 'viewers', total)
+  redis.call('HSET', KEYS[3], 'pub_ms', now, 'pub_likes', likes, 'pub_viewers', total)
   redis.call('PUBLISH', ARGV[1], '{"type":"batch","messages":[{"type":"likes","total":' .. likes ..
     '},{"type":"viewers","count":' .. total .. '}]}')
 end

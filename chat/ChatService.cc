@@ -173,11 +173,15 @@ void ChatService::join(WebSocketConnection& conn, ChatIdentity identity) {
   room->members.insert(m);
   uint64_t conn_id = conn.id();
   std::string room_id = m->room;
-  redis_.command({"LRANGE", keyOf(room_id, "history"), "0", "49"},
-                 [this, conn_id, room_id](RedisResult r) { sendWelcome(conn_id, room_id, std::move(r)); });
+  redis_.command({"LRANGE", keyOf(room_id, "history"), "0", "49"}, [this, conn_id, room_id](RedisResult history) {
+    redis_.command({"HMGET", keyOf(room_id, "stats"), "likes", "viewers"},
+                   [this, conn_id, room_id, history = std::move(history)](RedisResult totals) mutable {
+                     sendWelcome(conn_id, room_id, std::move(history), std::move(totals));
+                   });
+  });
 }
 
-void ChatService::sendWelcome(uint64_t conn_id, const std::string&, RedisResult history) {
+void ChatService::sendWelcome(uint64_t conn_id, const std::string&, RedisResult history, RedisResult totals) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end() || !it->second->user) return;
   WebSocketConnection& conn = *it->second;
@@ -193,7 +197,13 @@ void ChatService::sendWelcome(uint64_t conn_id, const std::string&, RedisResult 
     spdlog::warn("chat: history of room {} unavailable: {}", m->room,
                  history ? history->str : history.error().message);
   }
-  conn.send(WsFrame::text(welcomeFrame(m->identity.user, roleName(m->identity.role), items)), false);
+  int64_t likes = 0, viewers = 0;
+  if (totals && totals->type == RedisReply::Type::Array && totals->elements.size() == 2) {
+    likes = std::atoll(totals->elements[0].str.c_str());
+    viewers = std::atoll(totals->elements[1].str.c_str());
+  }
+  conn.send(WsFrame::text(welcomeFrame(m->identity.user, roleName(m->identity.role), items, likes, viewers)),
+            false);
   std::vector<std::string> rest;
   for (auto& msg : m->early) {
     if (messageType(msg) == "chat" && chatId(msg) <= last_id) continue;  // already in history

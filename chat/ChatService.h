@@ -64,7 +64,7 @@ class ChatService : public WebSocketHandler {
   struct Member;
   struct Room;
   void join(WebSocketConnection& conn, ChatIdentity identity);
-  void sendWelcome(uint64_t conn_id, const std::string& room, RedisResult history);
+  void sendWelcome(uint64_t conn_id, const std::string& room_id, RedisResult history, RedisResult totals);
   void onRoomMessage(const std::string& room, const std::string& payload);
   void leave(Member& m);
   void post(WebSocketConnection& conn, Member& m, std::string text);

@@ -368,6 +368,27 @@ TEST_F(ChatRoomTest, ChatSaysUnavailableWhileRedisIsDownAndResumesOnItsOwn) {
   for (auto& c : ofType(clients.messages(bob), "chat")) EXPECT_NE(c["text"], "during");
 }
 
+TEST_F(ChatRoomTest, TheStoredViewerCountFollowsTheLastViewerOut) {
+  auto viewers = [&] {
+    auto j = json::parse(http("GET", a_.base_url + "/api/streams/" + room_).body, nullptr, false);
+    return j.is_object() && j["viewers"].is_number() ? j["viewers"].get<int>() : -1;
+  };
+  for (int round = 0; round < 3; ++round) {  // leaving right after a publication included
+    {
+      WsClients clients;
+      int c = join(clients, a_);
+      auto welcome = ofType(clients.messages(c), "welcome");
+      ASSERT_EQ(welcome.size(), 1u);
+      EXPECT_TRUE(welcome[0]["viewers"].is_number()) << "a newcomer sees the totals at once";
+      EXPECT_TRUE(welcome[0]["likes"].is_number());
+      EXPECT_TRUE(waitUntil([&] { return viewers() == 1; }, std::chrono::seconds(3)));
+      clients.close(c);
+      ASSERT_TRUE(clients.waitClosed(c));
+    }
+    EXPECT_TRUE(waitUntil([&] { return viewers() == 0; }, std::chrono::seconds(3))) << "round " << round;
+  }
+}
+
 class RateLimitedChatTest : public ChatRoomTest {
   std::string flags_rate_limits() override { return "on"; }
 };

@@ -298,6 +298,8 @@ function onRoomMessage(m) {
       list.scrollTop = list.scrollHeight;
       atBottom = true;
       $('#chat-input').placeholder = m.role === 'guest' ? '登录后发言' : `以「${m.user}」身份说点什么…`;
+      if (typeof m.likes === 'number') $('#likes').textContent = '❤ ' + m.likes;
+      if (typeof m.viewers === 'number') $('#viewers').textContent = '👀 ' + Math.max(1, m.viewers);
       break;
     case 'chat':
       appendLine(chatLine(m));
