@@ -451,6 +451,10 @@ void HttpServer::dispatch(const std::shared_ptr<HttpExchange>& ex) {
   respondEarly(ex, HttpResponse::error(404, "not_found", "no such resource: " + ex->request.path));
 }
 
+namespace {
+constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // bodies up to this go out with the headers
+}  // namespace
+
 int HttpServer::onWriteable(lws* wsi, void* user) {
   auto ex = current(user);
   if (!ex || !ex->response) return 0;
@@ -472,7 +476,8 @@ int HttpServer::onWriteable(lws* wsi, void* user) {
   if (!ex->headers_sent) {
     ex->headers_sent = true;
     completed(*ex);
-    std::vector<unsigned char> buf(LWS_PRE + 4096 + r.headers.size() * 256);
+    std::vector<unsigned char> buf(LWS_PRE + 4096 + r.headers.size() * 256 +
+                                   (r.body.size() <= kInlineBodyBytes ? r.body.size() : 0));
     unsigned char* start = buf.data() + LWS_PRE;
     unsigned char* p = start;
     unsigned char* end = buf.data() + buf.size() - 1;
@@ -503,8 +508,19 @@ int HttpServer::onWriteable(lws* wsi, void* user) {
                                        static_cast<int>(close.size()), &p, end))
         return -1;
     }
-    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-    if ((r.body.empty() && !streamed) || head) return finishTransaction(wsi, user);
+    if (lws_finalize_http_header(wsi, &p, end)) return -1;
+    // A small body goes out with the headers in one send: no second writable turn, which on a
+    // libuv loop costs a poll change (several epoll_ctl calls) per request.
+    bool inline_body = !streamed && !head && r.body.size() <= kInlineBodyBytes &&
+                       static_cast<std::size_t>(end - p) >= r.body.size();
+    if (inline_body) {
+      std::memcpy(p, r.body.data(), r.body.size());
+      p += r.body.size();
+      ex->body_offset = r.body.size();
+    }
+    int n = static_cast<int>(p - start);
+    if (lws_write(wsi, start, static_cast<std::size_t>(n), LWS_WRITE_HTTP_HEADERS) != n) return -1;
+    if ((r.body.empty() && !streamed) || head || inline_body) return finishTransaction(wsi, user);
     lws_callback_on_writable(wsi);
     return 0;
   }
