@@ -127,7 +127,7 @@ void HttpResponder::send(HttpResponse response) const {
   auto& ex = *exchange_;
   if (ex.response || !ex.wsi) return;
   ex.response = std::move(response);
-  lws_callback_on_writable(ex.wsi);
+  if (!ex.server->writeNow(exchange_)) lws_callback_on_writable(ex.wsi);
 }
 
 bool HttpResponder::pending() const { return exchange_->wsi && !exchange_->response; }
@@ -306,6 +306,11 @@ int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void
   auto* cell = static_cast<ContextUser*>(lws_context_user(lws_get_context(wsi)));
   HttpServer* server = cell ? cell->server : nullptr;
   if (!server) return lws_callback_http_dummy(wsi, reason, user, in, len);  // destroyed
+  struct InCallback {
+    int& depth;
+    explicit InCallback(int& d) : depth(d) { ++depth; }
+    ~InCallback() { --depth; }
+  } in_callback(server->in_callback_);
   switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
       // `in` carries the accepted socket; non-zero closes it before any byte is read.
@@ -359,9 +364,14 @@ int HttpServer::onHttp(lws* wsi, void* user, const char* uri) {
   req.path = uri ? uri : "";
   req.authorization = lwsHeader(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   req.content_type = lwsHeader(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
-  char ip[64] = {0};
-  lws_get_peer_simple(wsi, ip, sizeof ip);
-  req.remote_ip = ip;
+  // The peer's address was read once when the connection opened (no syscall per request).
+  if (auto known = connection_ip_.find(wsi); known != connection_ip_.end()) {
+    req.remote_ip = known->second;
+  } else {
+    char ip[64] = {0};
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    req.remote_ip = ip;
+  }
   req.query = lwsQuery(wsi);
 
   if (req.method.empty()) {
@@ -454,6 +464,23 @@ void HttpServer::dispatch(const std::shared_ptr<HttpExchange>& ex) {
 namespace {
 constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // bodies up to this go out with the headers
 }  // namespace
+
+// An answer that arrives outside lws's own callbacks (a Redis reply, a timer) and is small goes
+// straight out: asking lws for a writable turn first costs two poll changes, and on the libuv
+// backend each is several epoll_ctl calls (uv_poll_start re-adds the fd) — more than the send.
+bool HttpServer::writeNow(const std::shared_ptr<HttpExchange>& ex) {
+  if (in_callback_ > 0 || !ex->wsi || ex->headers_sent || ex->close_after || ex->awaiting_body) return false;
+  const HttpResponse& r = *ex->response;
+  if (!r.file_path.empty() || r.producer || r.body.size() > kInlineBodyBytes) return false;
+  if (lws_send_pipe_choked(ex->wsi)) return false;
+  lws* wsi = ex->wsi;
+  ++in_callback_;
+  int rc = onWriteable(wsi, lws_wsi_user(wsi));
+  --in_callback_;
+  // Outside a callback there is no return value to close with: lws closes it on its next turn.
+  if (rc < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+  return true;
+}
 
 int HttpServer::onWriteable(lws* wsi, void* user) {
   auto ex = current(user);

@@ -141,6 +141,7 @@ class HttpServer {
   int onBody(lws* wsi, void* pss, const void* in, size_t len);
   int onBodyComplete(lws* wsi, void* pss);
   int onWriteable(lws* wsi, void* pss);
+  bool writeNow(const std::shared_ptr<HttpExchange>& ex);
   int writeStreamed(lws* wsi, void* pss, const std::shared_ptr<HttpExchange>& ex);
   int finishTransaction(lws* wsi, void* pss);
   void onClosed(void* pss);
@@ -166,6 +167,7 @@ class HttpServer {
   std::vector<lws_protocols> protocols_;
   int bound_port_ = 0;
   std::size_t in_flight_ = 0;
+  int in_callback_ = 0;  // > 0 while lws is calling us: answers then wait for a writable turn
   // Per-address connection accounting for max_connections_per_ip.
   bool admitConnection(int fd);
   void connectionOpened(lws* wsi);
