@@ -4,6 +4,7 @@
 # zerolatency, 2 s fMP4 HLS, bilinear scaling, AAC copied).
 #
 #   bench/transcode/run.sh            BENCH_SECONDS=30 (length of the generated 720p30 clip)
+#                                     LADDERS="2 3 4 5" (concurrent live ladders to try; "" skips)
 #
 # Prints, for the file as fast as possible: wall and CPU time of each, single-threaded and with
 # libav's default threading for ffmpeg; then bloomcast paced at real time (a live publisher):
@@ -42,3 +43,18 @@ echo "== as fast as possible, threads: bloomcast 2 decoder + 2 per encoder; ffmp
 ffmpeg_ladder ""
 echo "== live (paced at real time), bloomcast defaults"
 "$BENCH" "$WORK/src.flv" "$WORK/bc3" --live source 480p 360p 2>/dev/null | grep -v "\] \[info\]"
+
+# How many live ladders keep real time at once: K publishers' pipelines, each in its own process
+# (as K streams on one node), paced at real time. A ladder keeps up when it ends with all three
+# renditions, no dropped frames and a largest lag under one segment (2 s).
+for k in ${LADDERS-2 3 4 5}; do
+  echo "== $k live ladders at once (source + 480p + 360p each, paced at real time)"
+  for i in $(seq "$k"); do
+    "$BENCH" "$WORK/src.flv" "$WORK/bcl$k-$i" --live source 480p 360p 2>/dev/null | grep -v "\] \[info\]" > "$WORK/l$k-$i" &
+  done
+  wait
+  cat "$WORK"/l"$k"-*
+  kept=$( (grep -c 'renditions at the end source,480p,360p, dropped frames 0, largest lag seen \([0-9]\{1,3\}\|1[0-9]\{3\}\) ms' "$WORK"/l"$k"-* || true) | awk -F: '{s+=$2} END {print s}')
+  echo "ladders in real time: $kept of $k"
+done
+
