@@ -29,6 +29,22 @@ int64_t toInt64(const std::string& s) {
   return v;
 }
 
+// The reply of a pin / unpin / product-edit script: {code, published JSON}. `ok` is the code of
+// success; the JSON (what the room was told) goes to `cb`, anything else becomes its error.
+auto publishedReply(std::string stream_id, std::string sku, std::string ok, Callback<std::string> cb) {
+  return [stream_id = std::move(stream_id), sku = std::move(sku), ok = std::move(ok),
+          cb = std::move(cb)](RedisResult r) {
+    auto c = checked(r);
+    if (!c) return cb(std::unexpected(c.error()));
+    std::string code = replyText(element(**c, 0));
+    if (code == "stream_not_found") return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
+    if (code == "product_not_found")
+      return cb(std::unexpected(notFound(code, "no product " + sku + " on this stream")));
+    if (code != ok) return cb(std::unexpected(Error{"internal", ok + ": " + code}));
+    cb(element(**c, 1).str);
+  };
+}
+
 // meta: HGETALL bc:{s:ID}:meta; stats: HMGET stats gmv_cents orders units viewers (the last
 // field is written by the chat part's room tick); likes: GET bc:{s:ID}:likes.
 std::optional<StreamInfo> streamFrom(const std::string& id, const RedisReply& meta,
@@ -387,17 +403,7 @@ void Catalog::pin(const std::string& stream_id, const std::string& sku, int64_t 
        keys::timeline(stream_id)},
       {sku, ends_at_ms > 0 ? std::to_string(ends_at_ms) : std::string(), std::to_string(now_ms),
        keys::room(stream_id), max_timeline_},
-      [stream_id, sku, cb = std::move(cb)](RedisResult r) {
-        auto c = checked(r);
-        if (!c) return cb(std::unexpected(c.error()));
-        std::string code = replyText(element(**c, 0));
-        if (code == "stream_not_found")
-          return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
-        if (code == "product_not_found")
-          return cb(std::unexpected(notFound(code, "no product " + sku + " on this stream")));
-        if (code != "pinned") return cb(std::unexpected(Error{"internal", "pin: " + code}));
-        cb(element(**c, 1).str);
-      });
+      publishedReply(stream_id, sku, "pinned", std::move(cb)));
 }
 
 void Catalog::updateProduct(const std::string& stream_id, const std::string& sku,
@@ -414,31 +420,13 @@ void Catalog::updateProduct(const std::string& stream_id, const std::string& sku
   redis_.evalScript(
       "orders.update_product",
       {keys::meta(stream_id), keys::product(stream_id, sku), keys::stock(stream_id)}, std::move(args),
-      [stream_id, sku, cb = std::move(cb)](RedisResult r) {
-        auto c = checked(r);
-        if (!c) return cb(std::unexpected(c.error()));
-        std::string code = replyText(element(**c, 0));
-        if (code == "stream_not_found")
-          return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
-        if (code == "product_not_found")
-          return cb(std::unexpected(notFound(code, "no product " + sku + " on this stream")));
-        if (code != "updated") return cb(std::unexpected(Error{"internal", "update_product: " + code}));
-        cb(element(**c, 1).str);
-      });
+      publishedReply(stream_id, sku, "updated", std::move(cb)));
 }
 
 void Catalog::unpin(const std::string& stream_id, int64_t now_ms, Callback<std::string> cb) {
   redis_.evalScript("orders.unpin", {keys::meta(stream_id), keys::timeline(stream_id)},
                     {std::to_string(now_ms), keys::room(stream_id), max_timeline_},
-                    [stream_id, cb = std::move(cb)](RedisResult r) {
-                      auto c = checked(r);
-                      if (!c) return cb(std::unexpected(c.error()));
-                      std::string code = replyText(element(**c, 0));
-                      if (code == "stream_not_found")
-                        return cb(std::unexpected(notFound(code, "no stream " + stream_id)));
-                      if (code != "unpinned") return cb(std::unexpected(Error{"internal", "unpin: " + code}));
-                      cb(element(**c, 1).str);
-                    });
+                    publishedReply(stream_id, "", "unpinned", std::move(cb)));
 }
 
 void Catalog::timeline(const std::string& stream_id, Callback<std::vector<TimelineEvent>> cb) {
