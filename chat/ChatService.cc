@@ -173,12 +173,15 @@ void ChatService::join(WebSocketConnection& conn, ChatIdentity identity) {
   room->members.insert(m);
   uint64_t conn_id = conn.id();
   std::string room_id = m->room;
-  redis_.command({"LRANGE", keyOf(room_id, "history"), "0", "49"}, [this, conn_id, room_id](RedisResult history) {
-    redis_.command({"HMGET", keyOf(room_id, "stats"), "likes", "viewers"},
-                   [this, conn_id, room_id, history = std::move(history)](RedisResult totals) mutable {
-                     sendWelcome(conn_id, room_id, std::move(history), std::move(totals));
-                   });
-  });
+  // Both reads go out at once; replies come back in order on the one connection, so the
+  // history is there when the totals arrive.
+  auto history = std::make_shared<RedisResult>(std::unexpected(Error{"unavailable", "no reply"}));
+  redis_.command({"LRANGE", keyOf(room_id, "history"), "0", "49"},
+                 [history](RedisResult r) { *history = std::move(r); });
+  redis_.command({"HMGET", keyOf(room_id, "stats"), "likes", "viewers"},
+                 [this, conn_id, room_id, history](RedisResult totals) {
+                   sendWelcome(conn_id, room_id, std::move(*history), std::move(totals));
+                 });
 }
 
 void ChatService::sendWelcome(uint64_t conn_id, const std::string&, RedisResult history, RedisResult totals) {

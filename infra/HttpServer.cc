@@ -199,33 +199,41 @@ HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOpti
       "Connections closed at accept because their address held max_connections_per_ip");
 }
 
-bool HttpServer::admitConnection(int fd) {
-  if (options_.max_connections_per_ip == 0) return true;
+namespace {
+// The peer address of a socket as text. Both admission (before lws has a connection for the fd)
+// and accounting read it here, so the two always agree; an IPv4 peer on a dual-stack socket
+// (::ffff:a.b.c.d) counts as a.b.c.d.
+std::string peerAddress(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return true;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
   char ip[INET6_ADDRSTRLEN] = {0};
-  const void* raw = addr.ss_family == AF_INET6
-                        ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr)
-                        : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&addr)->sin_addr);
-  if (!inet_ntop(addr.ss_family, raw, ip, sizeof ip)) return true;
+  if (addr.ss_family == AF_INET6) {
+    const in6_addr& a6 = reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) return inet_ntop(AF_INET, &a6.s6_addr[12], ip, sizeof ip) ? ip : "";
+    return inet_ntop(AF_INET6, &a6, ip, sizeof ip) ? ip : "";
+  }
+  return inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, ip, sizeof ip) ? ip : "";
+}
+}  // namespace
+
+bool HttpServer::admitConnection(int fd) {
+  if (options_.max_connections_per_ip == 0) return true;
+  std::string ip = peerAddress(fd);
   auto it = connections_by_ip_.find(ip);
-  if (it == connections_by_ip_.end() || it->second < options_.max_connections_per_ip) return true;
+  if (ip.empty() || it == connections_by_ip_.end() || it->second < options_.max_connections_per_ip) return true;
   refused_connections_->inc();
   // One line per second at most: a flood must not become a log flood.
-  static auto last_log = std::chrono::steady_clock::time_point{};
   auto now = std::chrono::steady_clock::now();
-  if (now - last_log > std::chrono::seconds(1)) {
-    last_log = now;
+  if (now - last_refusal_log_ > std::chrono::seconds(1)) {
+    last_refusal_log_ = now;
     spdlog::warn("http: refusing connections from {}: {} open (max_connections_per_ip)", ip, it->second);
   }
   return false;
 }
 
 void HttpServer::connectionOpened(lws* wsi) {
-  char ip[64] = {0};
-  lws_get_peer_simple(wsi, ip, sizeof ip);
-  auto [it, fresh] = connection_ip_.emplace(wsi, ip);
+  auto [it, fresh] = connection_ip_.emplace(wsi, peerAddress(lws_get_socket_fd(wsi)));
   if (fresh) ++connections_by_ip_[it->second];
 }
 
@@ -365,13 +373,8 @@ int HttpServer::onHttp(lws* wsi, void* user, const char* uri) {
   req.authorization = lwsHeader(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   req.content_type = lwsHeader(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
   // The peer's address was read once when the connection opened (no syscall per request).
-  if (auto known = connection_ip_.find(wsi); known != connection_ip_.end()) {
-    req.remote_ip = known->second;
-  } else {
-    char ip[64] = {0};
-    lws_get_peer_simple(wsi, ip, sizeof ip);
-    req.remote_ip = ip;
-  }
+  auto known = connection_ip_.find(wsi);
+  req.remote_ip = known != connection_ip_.end() ? known->second : peerAddress(lws_get_socket_fd(wsi));
   req.query = lwsQuery(wsi);
 
   if (req.method.empty()) {

@@ -175,6 +175,7 @@ class HttpServer {
   std::unordered_map<std::string, std::size_t> connections_by_ip_;
   std::unordered_map<lws*, std::string> connection_ip_;
   std::shared_ptr<Counter> refused_connections_;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
   std::shared_ptr<Histogram> latency_;
   std::map<int, std::shared_ptr<Counter>> responses_by_status_;
 };

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package bloomcast needs to build, run and test.
+# Installs every Debian package bloomcast needs to build, run and test, plus any packages named
+# as arguments (bench/setup.sh passes the benchmarks' tools).
 # Idempotent and fast when all is present: it asks dpkg first and calls apt only for what is missing.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ PACKAGES=(
 if ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
+PACKAGES+=("$@")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
