@@ -6,8 +6,6 @@
 //                     {"type":"like","count":N}         N: 1..10
 //   server -> client  {"type":"error","code":C,"message":M}, {"type":"welcome",...},
 //                     {"type":"batch","messages":[...]} and the room's messages
-//
-// Kept free of <expected> (clang 14 builds the fuzzer).
 #include <cstddef>
 #include <optional>
 #include <cstdint>

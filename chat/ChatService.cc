@@ -8,6 +8,7 @@
 
 #include "chat/ChatProtocol.h"
 #include "chat/ChatScripts.h"
+#include "chat/ModerationBodies.h"
 #include "infra/Crypto.h"
 
 namespace bloomcast::chat {
@@ -55,6 +56,9 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
 }
+
+// A moderation body the decoders (ModerationBodies.h) refused: 400 with their code.
+HttpResponse badRequest(const Error& e) { return HttpResponse::error(400, e.code, e.message); }
 
 }  // namespace
 
@@ -427,12 +431,12 @@ void ChatService::registerRoutes(HttpServer& http) {
   auto moderated = [this](auto action) {
     return [this, action](HttpRequest& req, HttpResponder responder) {
       std::string room = req.params["id"];
-      auto body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-      if (!body.is_object()) {
-        responder.send(HttpResponse::error(400, "invalid_json", "the body must be a JSON object"));
+      auto parsed = parseModerationObject(req.body);
+      if (!parsed) {
+        responder.send(badRequest(parsed.error()));
         return;
       }
-      authority_.canModerate(room, req.bearerToken(), [this, room, body, responder, action](bool ok) {
+      authority_.canModerate(room, req.bearerToken(), [this, room, body = std::move(*parsed), responder, action](bool ok) {
         if (!ok) {
           responder.send(HttpResponse::error(403, "forbidden", "only the organizer or this stream's factory may moderate"));
           return;
@@ -449,11 +453,12 @@ void ChatService::registerRoutes(HttpServer& http) {
   };
   auto ban = [this, stored](bool ban) {
     return [this, stored, ban](const std::string& room, const nlohmann::json& body, HttpResponder responder) {
-      if (!body.contains("user") || !body["user"].is_string() || body["user"].get<std::string>().empty()) {
-        responder.send(HttpResponse::error(400, "bad_request", "\"user\" must be a non-empty string"));
+      auto decoded = decodeBanBody(body);
+      if (!decoded) {
+        responder.send(badRequest(decoded.error()));
         return;
       }
-      std::string user = body["user"];
+      std::string user = std::move(decoded->user);
       redis_.evalScript("chat_ban", {keyOf(room, "banned")}, {channelOf(room), user, ban ? "1" : "0"},
                         stored(responder, {{"user", user}, {"banned", ban}}));
     };
@@ -462,22 +467,23 @@ void ChatService::registerRoutes(HttpServer& http) {
   http.route("POST", "/api/streams/:id/chat/unban", moderated(ban(false)));
   http.route("POST", "/api/streams/:id/chat/delete",
              moderated([this, stored](const std::string& room, const nlohmann::json& body, HttpResponder responder) {
-               if (!body.contains("id") || !body["id"].is_number_integer() || body["id"].get<int64_t>() <= 0) {
-                 responder.send(HttpResponse::error(400, "bad_request", "\"id\" must be a positive integer"));
+               auto decoded = decodeDeleteBody(body);
+               if (!decoded) {
+                 responder.send(badRequest(decoded.error()));
                  return;
                }
-               int64_t id = body["id"];
+               int64_t id = decoded->id;
                redis_.evalScript("chat_delete", {keyOf(room, "history")}, {channelOf(room), std::to_string(id)},
                                  stored(responder, {{"deleted", id}}));
              }));
   http.route("POST", "/api/streams/:id/chat/slow",
              moderated([this, stored](const std::string& room, const nlohmann::json& body, HttpResponder responder) {
-               if (!body.contains("seconds") || !body["seconds"].is_number_integer() ||
-                   body["seconds"].get<int64_t>() < 0 || body["seconds"].get<int64_t>() > 300) {
-                 responder.send(HttpResponse::error(400, "bad_request", "\"seconds\" must be 0..300"));
+               auto decoded = decodeSlowModeBody(body);
+               if (!decoded) {
+                 responder.send(badRequest(decoded.error()));
                  return;
                }
-               int seconds = body["seconds"];
+               int seconds = decoded->seconds;
                redis_.command({"SET", keyOf(room, "slow"), std::to_string(seconds)}, {});
                redis_.publish(channelOf(room),
                               R"({"type":"slow_mode","seconds":)" + std::to_string(seconds) + "}",
@@ -503,20 +509,13 @@ void ChatService::registerRoutes(HttpServer& http) {
       responder.send(HttpResponse::error(403, "forbidden", "organizer only"));
       return;
     }
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("keywords") || !body["keywords"].is_array() ||
-        body["keywords"].size() > 1000) {
-      responder.send(HttpResponse::error(400, "bad_request", "{\"keywords\": [up to 1000 strings]}"));
+    auto decoded = decodeKeywordsBody(req.body);
+    if (!decoded) {
+      responder.send(badRequest(decoded.error()));
       return;
     }
     std::vector<std::string> add{"SADD", "bc:chat:keywords"};
-    for (auto& k : body["keywords"]) {
-      if (!k.is_string() || k.get<std::string>().empty() || k.get<std::string>().size() > 100) {
-        responder.send(HttpResponse::error(400, "bad_request", "keywords are strings of 1..100 bytes"));
-        return;
-      }
-      add.push_back(k.get<std::string>());
-    }
+    for (auto& k : decoded->keywords) add.push_back(std::move(k));
     redis_.command({"DEL", "bc:chat:keywords"}, {});
     auto done = [this, responder, n = add.size() - 2](RedisResult r) {
       if (!r || r->isError()) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "infra/RedisClient.h"
+#include "orders/Product.h"
 #include "orders/Sessions.h"
 #include "orders/StoreReplies.h"
 
@@ -50,25 +51,6 @@ struct StreamInfo {
 struct FactoryInfo {
   std::string id;
   std::string name;
-};
-
-struct Product {
-  std::string sku;
-  std::string title;
-  std::string image_url;
-  int64_t price_cents = 0;
-  int64_t stock = 0;  // units left
-  int64_t limit_per_buyer = 0;  // 0: no limit
-  int64_t created_ms = 0;
-};
-
-// What PATCH .../products/SKU changes; unset fields stay as they are. Validated by the caller.
-struct ProductChanges {
-  std::optional<std::string> title;
-  std::optional<int64_t> price_cents;
-  std::optional<int64_t> stock;  // sets the units left
-  std::optional<int64_t> limit_per_buyer;
-  std::optional<std::string> image_url;  // "" clears it
 };
 
 // One entry of a stream's replay timeline: a pin frame as published to the room.

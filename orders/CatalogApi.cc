@@ -8,14 +8,6 @@
 namespace bloomcast::orders {
 namespace {
 
-constexpr std::size_t kMaxNameBytes = 200;
-constexpr std::size_t kMaxTitleBytes = 400;
-constexpr std::size_t kMaxUrlBytes = 2048;
-constexpr int64_t kMaxPriceCents = 10'000'000'000;  // 100 million yuan
-constexpr int64_t kMaxStock = 1'000'000'000;
-constexpr int64_t kMaxLimitPerBuyer = 1'000'000;
-constexpr int64_t kMaxFlashSaleMs = 7LL * 24 * 3600 * 1000;
-
 uint64_t monotonicMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
@@ -114,13 +106,8 @@ void CatalogApi::withManagedStream(const HttpRequest& req, const HttpResponder& 
 // ---- factories -------------------------------------------------------------------------------
 
 void CatalogApi::createFactory(HttpRequest& req, HttpResponder r) {
-  BC_TRY(body, api::parseObject(req.body));
-  BC_TRY(name, api::stringField(*body, "name", true, kMaxNameBytes));
-  if (!api::isPlainText(**name)) {
-    r.send(api::errorResponse(Error{"invalid_argument", "name has control characters"}));
-    return;
-  }
-  withPrincipal(req, r, [this, r, name = **name](Principal who) {
+  BC_TRY(body, api::decodeFactoryBody(req.body));
+  withPrincipal(req, r, [this, r, name = body->name](Principal who) {
     if (who.role != Role::Organizer)
       return r.send(api::errorResponse(Error{"forbidden", "needs the organizer's token"}));
     catalog_.createFactory(name, options_.clock(), [r, name](std::expected<IdAndSecret, Error> f) {
@@ -146,14 +133,8 @@ void CatalogApi::listFactories(HttpRequest& req, HttpResponder r) {
 // ---- streams ---------------------------------------------------------------------------------
 
 void CatalogApi::createStream(HttpRequest& req, HttpResponder r) {
-  BC_TRY(body, api::parseObject(req.body));
-  BC_TRY(title, api::stringField(*body, "title", true, kMaxTitleBytes));
-  BC_TRY(factory_id, api::stringField(*body, "factory_id", false, 18));
-  if (!api::isPlainText(**title)) {
-    r.send(api::errorResponse(Error{"invalid_argument", "title has control characters"}));
-    return;
-  }
-  withPrincipal(req, r, [this, r, title = **title, factory_id = *factory_id](Principal who) {
+  BC_TRY(body, api::decodeStreamBody(req.body));
+  withPrincipal(req, r, [this, r, title = body->title, factory_id = body->factory_id](Principal who) {
     std::string fid = factory_id.value_or("");
     if (who.role == Role::Buyer)
       return r.send(api::errorResponse(Error{"forbidden", "needs the organizer's or a factory's token"}));
@@ -209,14 +190,8 @@ void CatalogApi::rotateKey(HttpRequest& req, HttpResponder r) {
 }
 
 void CatalogApi::setStatus(HttpRequest& req, HttpResponder r) {
-  BC_TRY(body, api::parseObject(req.body));
-  BC_TRY(status, api::stringField(*body, "status", true, 16));
-  std::string st = **status;
-  if (st != "offline" && st != "live" && st != "ended") {
-    r.send(api::errorResponse(Error{"invalid_argument", "status must be offline, live or ended"}));
-    return;
-  }
-  withManagedStream(req, r, [this, r, st](Principal, StreamInfo s) {
+  BC_TRY(body, api::decodeStreamStatusBody(req.body));
+  withManagedStream(req, r, [this, r, st = body->status](Principal, StreamInfo s) {
     catalog_.setStreamStatus(s.id, st, [this, r, s, st](std::expected<bool, Error> ok) mutable {
       if (!ok) return r.send(api::errorResponse(ok.error()));
       s.status = st;
@@ -228,33 +203,8 @@ void CatalogApi::setStatus(HttpRequest& req, HttpResponder r) {
 // ---- products --------------------------------------------------------------------------------
 
 void CatalogApi::createProduct(HttpRequest& req, HttpResponder r) {
-  BC_TRY(body, api::parseObject(req.body));
-  BC_TRY(sku, api::stringField(*body, "sku", true, 64));
-  BC_TRY(title, api::stringField(*body, "title", true, kMaxTitleBytes));
-  BC_TRY(price, api::intField(*body, "price_cents", true, 1, kMaxPriceCents));
-  BC_TRY(stock, api::intField(*body, "stock", true, 0, kMaxStock));
-  BC_TRY(limit, api::intField(*body, "limit_per_buyer", false, 0, kMaxLimitPerBuyer));
-  BC_TRY(image, api::stringField(*body, "image_url", false, kMaxUrlBytes));
-  if (!api::isValidSku(**sku)) {
-    r.send(api::errorResponse(Error{"invalid_argument", "sku must be 1..64 of A-Z a-z 0-9 _ . -"}));
-    return;
-  }
-  if (!api::isPlainText(**title)) {
-    r.send(api::errorResponse(Error{"invalid_argument", "title has control characters"}));
-    return;
-  }
-  if (*image && !api::isValidImageUrl(**image)) {
-    r.send(api::errorResponse(Error{"invalid_argument", "image_url must be an http(s) URL or a /path"}));
-    return;
-  }
-  Product p;
-  p.sku = **sku;
-  p.title = **title;
-  p.price_cents = **price;
-  p.stock = **stock;
-  p.limit_per_buyer = limit->value_or(0);
-  p.image_url = image->value_or("");
-  withManagedStream(req, r, [this, r, p](Principal, StreamInfo s) {
+  BC_TRY(product, api::decodeProductBody(req.body));
+  withManagedStream(req, r, [this, r, p = *product](Principal, StreamInfo s) {
     catalog_.createProduct(s.id, p, options_.clock(), [r](std::expected<Product, Error> made) {
       if (!made) return r.send(api::errorResponse(made.error()));
       r.send(HttpResponse::json(201, productJson(*made)));
@@ -274,38 +224,9 @@ void CatalogApi::listProducts(HttpRequest& req, HttpResponder r) {
 // Validated as createProduct validates; only the fields present change. `stock` sets the units
 // left (orders already placed keep theirs).
 void CatalogApi::updateProduct(HttpRequest& req, HttpResponder r) {
-  BC_TRY(body, api::parseObject(req.body));
-  BC_TRY(title, api::stringField(*body, "title", false, kMaxTitleBytes));
-  BC_TRY(price, api::intField(*body, "price_cents", false, 1, kMaxPriceCents));
-  BC_TRY(stock, api::intField(*body, "stock", false, 0, kMaxStock));
-  BC_TRY(limit, api::intField(*body, "limit_per_buyer", false, 0, kMaxLimitPerBuyer));
-  std::optional<std::string> image;
-  if (body->contains("image_url") && (*body)["image_url"].is_null()) {
-    image = "";  // null clears the picture
-  } else {
-    BC_TRY(given, api::stringField(*body, "image_url", false, kMaxUrlBytes));
-    if (*given && !api::isValidImageUrl(**given)) {
-      r.send(api::errorResponse(Error{"invalid_argument", "image_url must be an http(s) URL or a /path"}));
-      return;
-    }
-    image = *given;
-  }
-  if (*title && (title->value().empty() || !api::isPlainText(**title))) {
-    r.send(api::errorResponse(Error{"invalid_argument", "title must be 1..400 bytes without control characters"}));
-    return;
-  }
   std::string sku = req.params.at("sku");
-  if (!api::isValidSku(sku)) {
-    r.send(api::errorResponse(Error{"product_not_found", "no product " + sku + " on this stream"}));
-    return;
-  }
-  ProductChanges changes{*title, *price, *stock, *limit, image};
-  if (!changes.title && !changes.price_cents && !changes.stock && !changes.limit_per_buyer && !changes.image_url) {
-    r.send(api::errorResponse(Error{"invalid_argument",
-                                    "nothing to change: give title, price_cents, stock, limit_per_buyer or image_url"}));
-    return;
-  }
-  withManagedStream(req, r, [this, r, sku, changes](Principal, StreamInfo s) {
+  BC_TRY(changes, api::decodeProductChanges(req.body, sku));
+  withManagedStream(req, r, [this, r, sku, changes = *changes](Principal, StreamInfo s) {
     catalog_.updateProduct(s.id, sku, changes, options_.clock(), [r](std::expected<std::string, Error> frame) {
       if (!frame) return r.send(api::errorResponse(frame.error()));
       auto j = nlohmann::json::parse(*frame, nullptr, false);
@@ -338,15 +259,8 @@ void CatalogApi::timeline(HttpRequest& req, HttpResponder r) {
 }
 
 void CatalogApi::pin(HttpRequest& req, HttpResponder r) {
-  BC_TRY(body, api::parseObject(req.body));
-  BC_TRY(sku, api::stringField(*body, "sku", true, 64));
-  int64_t now_ms = options_.clock();
-  BC_TRY(ends_at, api::intField(*body, "flash_sale_ends_at", false, now_ms + 1, now_ms + kMaxFlashSaleMs));
-  if (!api::isValidSku(**sku)) {
-    r.send(api::errorResponse(Error{"product_not_found", "no product " + **sku + " on this stream"}));
-    return;
-  }
-  withManagedStream(req, r, [this, r, sku = **sku, ends = ends_at->value_or(0)](Principal, StreamInfo s) {
+  BC_TRY(body, api::decodePinBody(req.body, options_.clock()));
+  withManagedStream(req, r, [this, r, sku = body->sku, ends = body->ends_at_ms](Principal, StreamInfo s) {
     catalog_.pin(s.id, sku, ends, options_.clock(), [r](std::expected<std::string, Error> frame) {
       if (!frame) return r.send(api::errorResponse(frame.error()));
       auto j = nlohmann::json::parse(*frame, nullptr, false);
@@ -362,19 +276,10 @@ void CatalogApi::createSession(HttpRequest& req, HttpResponder r) {
     r.send(api::errorResponse(Error{"rate_limited", "too many new sessions from this address"}));
     return;
   }
-  std::string name;
-  if (!req.body.empty()) {
-    BC_TRY(body, api::parseObject(req.body));
-    BC_TRY(given, api::stringField(*body, "name", false, 4 * Sessions::kMaxNameChars));
-    if (*given) name = **given;
-    if (!name.empty() && !Sessions::isValidName(name)) {
-      r.send(api::errorResponse(Error{"invalid_argument", "name must be 1..32 characters without control characters"}));
-      return;
-    }
-  }
+  BC_TRY(body, api::decodeSessionBody(req.body));
   Session s;
   s.user_id = randomHex(8);
-  s.name = name.empty() ? "观众" + s.user_id.substr(0, 4) : name;
+  s.name = body->name.empty() ? "观众" + s.user_id.substr(0, 4) : body->name;
   s.issued_s = options_.clock() / 1000;
   r.send(HttpResponse::json(201, {{"token", sessions_.issue(s)}, {"user", s.name}, {"user_id", s.user_id}}));
 }

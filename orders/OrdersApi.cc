@@ -4,10 +4,10 @@
 #include <ctime>
 #include <fmt/format.h>
 
-#include "orders/Keys.h"
-
 namespace bloomcast::orders {
 namespace {
+
+static_assert(api::kMaxOrderQty == OrderService::kMaxQty, "decodeOrderBody bounds qty as place() does");
 
 constexpr int64_t kDefaultPage = 100;
 constexpr int64_t kMaxPage = 1000;
@@ -91,29 +91,16 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   if (options_.rate_limits && !per_session_.allow(session->user_id, mono_ms))
     return fail("rate_limited", "too many orders from this session");
 
-  auto body = api::parseObject(req.body);
+  auto body = api::decodeOrderBody(req.body);
   if (!body) return r.send(api::errorResponse(body.error()));
-  auto stream = api::stringField(*body, "stream", true, 18);
-  if (!stream) return r.send(api::errorResponse(stream.error()));
-  auto sku = api::stringField(*body, "sku", true, 64);
-  if (!sku) return r.send(api::errorResponse(sku.error()));
-  auto qty = api::intField(*body, "qty", true, 1, OrderService::kMaxQty);
-  if (!qty) return r.send(api::errorResponse(qty.error()));
-  auto key_it = body->find("idempotency_key");
-  if (key_it == body->end() || key_it->is_null())
-    return fail("idempotency_key_required", "idempotency_key is required (1..64 printable ASCII)");
-  if (!key_it->is_string() || !api::isValidIdempotencyKey(key_it->get_ref<const std::string&>()))
-    return fail("invalid_argument", "idempotency_key must be 1..64 printable ASCII characters");
-  if (!keys::isValidId(**stream)) return fail("stream_not_found", "no such stream");
-  if (!api::isValidSku(**sku)) return fail("product_not_found", "no such product on this stream");
 
   PlaceRequest q;
-  q.stream_id = std::move(**stream);
-  q.sku = std::move(**sku);
-  q.qty = **qty;
+  q.stream_id = std::move(body->stream_id);
+  q.sku = std::move(body->sku);
+  q.qty = body->qty;
   q.buyer_id = std::move(session->user_id);
-  q.buyer_name_json = nlohmann::json(Sessions::maskedName(session->name)).dump();
-  q.idempotency_key = key_it->get<std::string>();
+  q.buyer_name_json = nlohmann::json(maskedViewerName(session->name)).dump();
+  q.idempotency_key = std::move(body->idempotency_key);
   orders_.place(q, now_ms, [r](std::expected<PlaceResult, Error> placed) {
     if (!placed) return r.send(api::errorResponse(placed.error()));
     HttpResponse out;

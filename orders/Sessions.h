@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "infra/Crypto.h"
+#include "orders/ViewerName.h"
 
 namespace bloomcast::orders {
 
@@ -31,20 +32,14 @@ struct Session {
 
 class Sessions {
  public:
-  static constexpr std::size_t kMaxNameChars = 32;
   static constexpr int64_t kDefaultMaxAgeS = 30 * 24 * 3600;
 
   explicit Sessions(std::string_view admin_token, int64_t max_age_s = kDefaultMaxAgeS);
 
-  // A new session for `name` (already validated with isValidName) issued at now_s.
+  // A new session for `name` (already validated with isValidViewerName) issued at now_s.
   std::string issue(const Session& session) const;
   // The session a token names, if its signature holds and it has not aged out at now_s.
   std::optional<Session> verify(std::string_view token, int64_t now_s) const;
-
-  // 1..32 code points of valid UTF-8, none a control character.
-  static bool isValidName(std::string_view name);
-  // The name as others see it in "someone just bought": first character, then "**".
-  static std::string maskedName(std::string_view name);
 
  private:
   std::string sign(std::string_view payload) const;

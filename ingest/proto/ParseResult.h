@@ -3,7 +3,7 @@
 // "not enough yet" (NeedMore, nothing consumed), "here is one value and how many bytes it took"
 // (Parsed<T>), or "these bytes can never be valid" (ParseError, the connection should close).
 //
-// A std::variant rather than std::expected: the fuzz build uses clang 14, which has no <expected>.
+// A std::variant rather than std::expected: NeedMore is a third outcome, neither value nor error.
 #include <cstddef>
 #include <string>
 #include <variant>

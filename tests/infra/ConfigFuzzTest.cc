@@ -1,6 +1,7 @@
 // Mutation fuzzing of the configuration path (TOML text -> layer -> Config): every input either
 // applies or yields an Error that names its source; nothing crashes, hangs or throws. Run under
-// the ASan+UBSan build as well. (Why not libFuzzer: see tests/support/Mutator.h.)
+// the ASan+UBSan build as well. (The libFuzzer target is tests/fuzz/fuzz_config.cc; why both: see
+// tests/support/Mutator.h.)
 #include <gtest/gtest.h>
 
 #include "Mutator.h"

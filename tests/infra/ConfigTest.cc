@@ -116,5 +116,24 @@ TEST(Config, BrokenTomlReportsTheLine) {
   EXPECT_FALSE(nested.has_value());
 }
 
+// Regression (found by fuzz_config): toml++ 3.3.0 reaches an "unreachable" point when a
+// non-ASCII character of some ranges stands where whitespace may ("。" or "§" after a value;
+// marzer/tomlplusplus#190, #295). Debian's build of it treats the character as no whitespace,
+// so the file is refused on that line; this pins that the server's toml++ still does.
+TEST(Config, AStrayNonAsciiCharacterAfterAValueIsAnErrorOnItsLine) {
+  struct Case {
+    const char* text;
+    const char* where;
+  };
+  for (auto [text, where] : {Case{"http_port = 8080\u3002\n", "s.toml:1"},
+                             Case{"http_port = 8080 \u00a7\n", "s.toml:1"},
+                             Case{"bind = \"::\"\nrtmp_port = 1935\u03a0\n", "s.toml:2"}}) {
+    auto r = configLayerFromToml(text, "s.toml");
+    ASSERT_FALSE(r.has_value()) << text;
+    EXPECT_EQ(r.error().code, "bad_config");
+    EXPECT_NE(r.error().message.find(where), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace bloomcast

@@ -1,11 +1,12 @@
 // Mutation fuzzing of the JSON request bodies the orders and catalog APIs read (order, product,
 // pin, session): parseObject and the field readers either accept a value within its stated
 // bounds or refuse with bad_json / invalid_argument; nothing crashes or throws. Run under the
-// ASan+UBSan build as well. (Why not libFuzzer: see tests/support/Mutator.h.)
+// ASan+UBSan build as well. (The libFuzzer target over whole bodies is
+// tests/fuzz/fuzz_api_body.cc; why both: see tests/support/Mutator.h.)
 #include <gtest/gtest.h>
 
 #include "Mutator.h"
-#include "orders/ApiSupport.h"
+#include "orders/ApiFields.h"
 
 namespace bloomcast::orders {
 namespace {

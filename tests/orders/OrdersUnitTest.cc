@@ -97,16 +97,16 @@ TEST(Sessions, TokensAgeOut) {
   EXPECT_FALSE(s.verify(token, 1000 - 301).has_value()) << "issued in the future";
 }
 
-TEST(Sessions, NamesAreValidatedAndMasked) {
-  EXPECT_TRUE(Sessions::isValidName("张三"));
-  EXPECT_TRUE(Sessions::isValidName(std::string(32, 'a')));
-  EXPECT_FALSE(Sessions::isValidName(std::string(33, 'a')));
-  EXPECT_FALSE(Sessions::isValidName(""));
-  EXPECT_FALSE(Sessions::isValidName("a\nb"));
-  EXPECT_FALSE(Sessions::isValidName("\xc0\xaf"));  // overlong '/'
-  EXPECT_FALSE(Sessions::isValidName("\xed\xa0\x80"));  // surrogate
-  EXPECT_EQ(Sessions::maskedName("张三丰"), "张**");
-  EXPECT_EQ(Sessions::maskedName("bob"), "b**");
+TEST(ViewerName, NamesAreValidatedAndMasked) {
+  EXPECT_TRUE(isValidViewerName("张三"));
+  EXPECT_TRUE(isValidViewerName(std::string(32, 'a')));
+  EXPECT_FALSE(isValidViewerName(std::string(33, 'a')));
+  EXPECT_FALSE(isValidViewerName(""));
+  EXPECT_FALSE(isValidViewerName("a\nb"));
+  EXPECT_FALSE(isValidViewerName("\xc0\xaf"));  // overlong '/'
+  EXPECT_FALSE(isValidViewerName("\xed\xa0\x80"));  // surrogate
+  EXPECT_EQ(maskedViewerName("张三丰"), "张**");
+  EXPECT_EQ(maskedViewerName("bob"), "b**");
 }
 
 TEST(RateLimiter, BurstThenRefillPerSecond) {

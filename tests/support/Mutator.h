@@ -1,8 +1,9 @@
 #pragma once
-// A small deterministic input mutator for parsers that libFuzzer cannot reach: they use
-// std::expected, which libstdc++ 12 only offers to GCC, while libFuzzer needs clang (14 here,
-// whose concepts level libstdc++'s <expected> refuses). Seeded, so a failure replays; each
-// mutation is one of libFuzzer's basic moves (flip, insert, erase, duplicate, splice a token).
+// A small deterministic input mutator for the GCC builds (plain and ASan+UBSan). libFuzzer
+// fuzzes the same parsers in the clang build (tests/fuzz); these mutation tests run them as GCC
+// compiles them, against the libraries the server links (Debian's libtomlplusplus for the
+// configuration). Seeded, so a failure replays; each mutation is one of libFuzzer's basic moves
+// (flip, insert, erase, duplicate, splice a token).
 #include <cstdint>
 #include <random>
 #include <string>

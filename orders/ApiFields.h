@@ -1,0 +1,39 @@
+#pragma once
+// ApiFields: the bricks the JSON body decoders (ApiBodies.h) are built of — the body as a JSON
+// object, one field at a time with a clear invalid_argument, and the value validators.
+//
+// Pure functions of bytes: no sockets, clocks or HTTP types, so the fuzz build (clang) compiles
+// them. Thread-safe.
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "infra/Error.h"
+
+namespace bloomcast::orders::api {
+
+// The body as a JSON object, or bad_json.
+std::expected<nlohmann::json, Error> parseObject(const std::string& body);
+
+// Field readers: a missing field is nullopt when optional, invalid_argument when required;
+// a field of the wrong type or out of range is invalid_argument naming the field.
+std::expected<std::optional<std::string>, Error> stringField(const nlohmann::json& j,
+                                                             const char* name, bool required,
+                                                             std::size_t max_bytes);
+std::expected<std::optional<int64_t>, Error> intField(const nlohmann::json& j, const char* name,
+                                                      bool required, int64_t min, int64_t max);
+
+// SKU: 1..64 of [A-Za-z0-9_.-].
+bool isValidSku(std::string_view sku);
+// Printable ASCII (0x21..0x7e), 1..64 characters.
+bool isValidIdempotencyKey(std::string_view key);
+// Text for people: valid UTF-8 (nlohmann checked it), no control characters.
+bool isPlainText(std::string_view text);
+// http(s)://... or /path, no spaces, quotes or angle brackets.
+bool isValidImageUrl(std::string_view url);
+
+}  // namespace bloomcast::orders::api

@@ -1,0 +1,113 @@
+// The JSON request bodies of the orders API (orders/ApiBodies.h): what each decoder accepts, and
+// which error a faulty body gets — the first fault in the order the fields are listed.
+#include <gtest/gtest.h>
+
+#include "orders/ApiBodies.h"
+
+namespace bloomcast::orders::api {
+namespace {
+
+template <typename T>
+std::string codeOf(const std::expected<T, Error>& r) {
+  return r ? "accepted" : r.error().code;
+}
+
+TEST(ApiBodies, AnOrderNamesAStreamASkuAQuantityAndAnIdempotencyKey) {
+  auto o = decodeOrderBody(R"({"stream":"42","sku":"TEA-1","qty":2,"idempotency_key":"k-1"})");
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->stream_id, "42");
+  EXPECT_EQ(o->sku, "TEA-1");
+  EXPECT_EQ(o->qty, 2);
+  EXPECT_EQ(o->idempotency_key, "k-1");
+
+  EXPECT_EQ(codeOf(decodeOrderBody("[1]")), "bad_json");
+  EXPECT_EQ(codeOf(decodeOrderBody(R"({"sku":"A","qty":1,"idempotency_key":"k"})")), "invalid_argument");
+  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A","qty":1000,"idempotency_key":"k"})")),
+            "invalid_argument");
+  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A","qty":1})")), "idempotency_key_required");
+  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A","qty":1,"idempotency_key":"a b"})")),
+            "invalid_argument");
+  // The key is checked before the stream and SKU are looked at: a malformed id cannot name a stream.
+  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"04","sku":"A","qty":1,"idempotency_key":"k"})")),
+            "stream_not_found");
+  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A|B","qty":1,"idempotency_key":"k"})")),
+            "product_not_found");
+}
+
+TEST(ApiBodies, FactoriesAndStreamsHavePlainTextNames) {
+  EXPECT_EQ(decodeFactoryBody(R"({"name":"东莞鞋厂"})")->name, "东莞鞋厂");
+  EXPECT_EQ(codeOf(decodeFactoryBody(R"({"name":"a\nb"})")), "invalid_argument");
+  EXPECT_EQ(codeOf(decodeFactoryBody(R"({"name":")" + std::string(201, 'n') + "\"}")), "invalid_argument");
+
+  auto s = decodeStreamBody(R"({"title":"春季新品"})");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->title, "春季新品");
+  EXPECT_FALSE(s->factory_id.has_value());
+  EXPECT_EQ(decodeStreamBody(R"({"title":"t","factory_id":"7"})")->factory_id, "7");
+  EXPECT_EQ(codeOf(decodeStreamBody(R"({"title":"t","factory_id":"1234567890123456789"})")),
+            "invalid_argument");
+  EXPECT_EQ(codeOf(decodeStreamBody(R"({"title":"\u0007"})")), "invalid_argument");
+
+  EXPECT_EQ(decodeStreamStatusBody(R"({"status":"live"})")->status, "live");
+  EXPECT_EQ(codeOf(decodeStreamStatusBody(R"({"status":"paused"})")), "invalid_argument");
+}
+
+TEST(ApiBodies, AProductIsCheckedFieldByFieldThenAsAWhole) {
+  auto p = decodeProductBody(
+      R"({"sku":"A.b_c-1","title":"鞋","price_cents":19900,"stock":0,"image_url":"/static/a.png"})");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->price_cents, 19900);
+  EXPECT_EQ(p->stock, 0);
+  EXPECT_EQ(p->limit_per_buyer, 0) << "absent: no limit";
+  EXPECT_EQ(p->image_url, "/static/a.png");
+
+  EXPECT_EQ(codeOf(decodeProductBody(R"({"sku":"A","title":"t","price_cents":0,"stock":1})")),
+            "invalid_argument");
+  EXPECT_EQ(codeOf(decodeProductBody(R"({"sku":"A","title":"t","price_cents":10000000001,"stock":1})")),
+            "invalid_argument");
+  EXPECT_EQ(codeOf(decodeProductBody(R"({"sku":"A|B","title":"t","price_cents":1,"stock":1})")),
+            "invalid_argument") << "a new product's SKU is an argument, not a lookup";
+  EXPECT_EQ(codeOf(decodeProductBody(
+                R"({"sku":"A","title":"t","price_cents":1,"stock":1,"image_url":"javascript:x"})")),
+            "invalid_argument");
+}
+
+TEST(ApiBodies, AProductEditChangesOnlyWhatItNames) {
+  auto c = decodeProductChanges(R"({"price_cents":9900,"image_url":null})", "TEA-1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->price_cents, 9900);
+  EXPECT_EQ(c->image_url, "") << "null clears the picture";
+  EXPECT_FALSE(c->title || c->stock || c->limit_per_buyer);
+
+  EXPECT_EQ(codeOf(decodeProductChanges("{}", "TEA-1")), "invalid_argument");
+  EXPECT_EQ(codeOf(decodeProductChanges(R"({"stock":1})", "A|B")), "product_not_found");
+  // A faulty body is reported before the path's SKU, and the SKU before "nothing to change".
+  EXPECT_EQ(codeOf(decodeProductChanges(R"({"stock":-1})", "A|B")), "invalid_argument");
+  EXPECT_EQ(codeOf(decodeProductChanges("{}", "A|B")), "product_not_found");
+}
+
+TEST(ApiBodies, APinsSaleEndsWithinAWeekOfNow) {
+  constexpr int64_t now_ms = 1'790'000'000'000;
+  auto p = decodePinBody(R"({"sku":"TEA-1"})", now_ms);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->ends_at_ms, 0) << "no flash-sale end";
+  std::string week = std::to_string(now_ms + kMaxFlashSaleMs);
+  EXPECT_EQ(decodePinBody(R"({"sku":"A","flash_sale_ends_at":)" + week + "}", now_ms)->ends_at_ms,
+            now_ms + kMaxFlashSaleMs);
+  EXPECT_EQ(codeOf(decodePinBody(R"({"sku":"A","flash_sale_ends_at":)" + std::to_string(now_ms) + "}",
+                                 now_ms)),
+            "invalid_argument") << "the end must lie ahead";
+  EXPECT_EQ(codeOf(decodePinBody(R"({"sku":"A|B"})", now_ms)), "product_not_found");
+}
+
+TEST(ApiBodies, ASessionMayNameItsViewer) {
+  EXPECT_EQ(decodeSessionBody("")->name, "") << "no body: a name is picked";
+  EXPECT_EQ(decodeSessionBody("{}")->name, "");
+  EXPECT_EQ(decodeSessionBody(R"({"name":"小明"})")->name, "小明");
+  EXPECT_EQ(codeOf(decodeSessionBody(R"({"name":")" + std::string(33, 'a') + "\"}")), "invalid_argument");
+  EXPECT_EQ(codeOf(decodeSessionBody(R"({"name":"a\u2028b"})")), "invalid_argument");
+  EXPECT_EQ(codeOf(decodeSessionBody("{")), "bad_json");
+}
+
+}  // namespace
+}  // namespace bloomcast::orders::api
