@@ -186,7 +186,7 @@ std::string contentTypeFor(std::string_view path) {
 // ---- server -----------------------------------------------------------------------------------
 
 HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOptions options)
-    : loop_(loop), metrics_(metrics), options_(std::move(options)), websockets_(loop, metrics) {
+    : loop_(loop), metrics_(metrics), options_(std::move(options)), websockets_(loop, metrics, in_callback_) {
   latency_ = metrics_.histogram("bloomcast_http_request_duration_seconds",
                                 "Time from request to the start of its response",
                                 latencyBucketsSeconds());
@@ -471,11 +471,13 @@ constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // bodies up to this go out
 // An answer that arrives outside lws's own callbacks (a Redis reply, a timer) and is small goes
 // straight out: asking lws for a writable turn first costs two poll changes, and on the libuv
 // backend each is several epoll_ctl calls (uv_poll_start re-adds the fd) — more than the send.
+// No "is the socket full" probe (lws_send_pipe_choked is a poll() call): the previous answer on
+// this connection has left (lws completes a transaction only then), and should the kernel take
+// only part of this one, lws keeps the rest and sends it when the socket drains.
 bool HttpServer::writeNow(const std::shared_ptr<HttpExchange>& ex) {
   if (in_callback_ > 0 || !ex->wsi || ex->headers_sent || ex->close_after || ex->awaiting_body) return false;
   const HttpResponse& r = *ex->response;
   if (!r.file_path.empty() || r.producer || r.body.size() > kInlineBodyBytes) return false;
-  if (lws_send_pipe_choked(ex->wsi)) return false;
   lws* wsi = ex->wsi;
   ++in_callback_;
   int rc = onWriteable(wsi, lws_wsi_user(wsi));

@@ -49,7 +49,10 @@ void WebSocketConnection::send(WsFramePtr frame, bool droppable) {
     queue_.erase(it);
     hub_->dropped_frames_->inc();
   }
-  if (queue_.empty()) last_progress_ms_ = uv_now(hub_->loop_.uv());
+  if (queue_.empty()) {
+    if (hub_->writeNow(*this, frame)) return;
+    last_progress_ms_ = uv_now(hub_->loop_.uv());
+  }
   queued_bytes_ += size;
   queue_.push_back(Queued{std::move(frame), droppable});
   hub_->requestWrite(*this);
@@ -62,8 +65,9 @@ void WebSocketConnection::close(int code, std::string reason) {
   hub_->requestWrite(*this);
 }
 
-WebSocketHub::WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, WebSocketLimits limits)
-    : loop_(loop), limits_(limits), sweep_timer_(loop) {
+WebSocketHub::WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, const int& lws_callback_depth,
+                           WebSocketLimits limits)
+    : loop_(loop), lws_callback_depth_(lws_callback_depth), limits_(limits), sweep_timer_(loop) {
   dropped_frames_ = metrics.counter("bloomcast_ws_dropped_frames_total",
                                     "Frames shed from slow readers' queues");
   slow_closed_ = metrics.counter("bloomcast_ws_slow_closed_total",
@@ -84,6 +88,25 @@ void WebSocketHub::route(std::string path, WebSocketHandler* handler) {
 
 void WebSocketHub::requestWrite(WebSocketConnection& c) {
   if (c.wsi_) lws_callback_on_writable(c.wsi_);
+}
+
+// A frame for a connection with nothing queued goes out at once when lws is not in the middle
+// of a callback (a room's tick, a Redis message): waiting for a writable turn would cost two poll
+// changes per connection per frame — on the libuv backend each re-adds the socket to epoll —
+// which for a full room is most of the fan-out's CPU. lws_send_pipe_choked (one poll() call)
+// says whether the socket takes bytes and nothing of an earlier frame waits inside lws; if the
+// kernel takes only part of the frame, lws keeps the rest (at most this one frame) and sends it
+// when the socket drains, and the next frame finds the pipe choked and queues.
+bool WebSocketHub::writeNow(WebSocketConnection& c, const WsFramePtr& frame) {
+  if (lws_callback_depth_ > 0 || !c.wsi_ || lws_send_pipe_choked(c.wsi_)) return false;
+  int n = lws_write(c.wsi_, frame->payload(), frame->size(), LWS_WRITE_TEXT);
+  if (n < static_cast<int>(frame->size())) {
+    kill(c, "write failed");
+    return true;
+  }
+  frames_out_->inc();
+  c.last_progress_ms_ = uv_now(loop_.uv());
+  return true;
 }
 
 // A reader that does not read never makes its socket writable, so a polite close (which waits

@@ -109,7 +109,10 @@ struct WebSocketLimits {
 
 class WebSocketHub {
  public:
-  WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, WebSocketLimits limits = {});
+  // `lws_callback_depth` is > 0 while lws is calling into the server (HttpServer counts it):
+  // frames sent then wait for a writable turn instead of going out at once.
+  WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, const int& lws_callback_depth,
+               WebSocketLimits limits = {});
   ~WebSocketHub();
 
   void route(std::string path, WebSocketHandler* handler);
@@ -122,10 +125,12 @@ class WebSocketHub {
  private:
   friend class WebSocketConnection;
   void requestWrite(WebSocketConnection& c);
+  bool writeNow(WebSocketConnection& c, const WsFramePtr& frame);
   void kill(WebSocketConnection& c, const char* why);
   void sweep();
 
   EventLoop& loop_;
+  const int& lws_callback_depth_;
   WebSocketLimits limits_;
   std::map<std::string, WebSocketHandler*> routes_;
   std::unordered_map<uint64_t, WebSocketConnection*> connections_;  // owned

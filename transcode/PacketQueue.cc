@@ -22,11 +22,17 @@ bool PacketQueue::hasRoom(std::size_t size_bytes, std::size_t num, std::size_t d
   return items_.size() * den < max_packets_ * num && (bytes_ + size_bytes) * den <= max_bytes_ * num;
 }
 
-void PacketQueue::append(QueueItem item) {
+void PacketQueue::append(QueueItem item, bool urgent) {
   bytes_ += payloadBytes(item);
   items_.push_back(std::move(item));
   if (items_.size() > high_water_) high_water_ = items_.size();
-  items_ready_.notify_one();
+  if (!worker_waiting_) return;  // busy: it takes this on its next pop()
+  auto now = std::chrono::steady_clock::now();
+  if (unannounced_++ == 0) first_unannounced_ = now;
+  if (urgent || unannounced_ >= kWakeBatch || now - first_unannounced_ >= kWakeAfter) {
+    unannounced_ = 0;
+    items_ready_.notify_one();
+  }
 }
 
 bool PacketQueue::tryPush(QueueItem item) {
@@ -35,7 +41,7 @@ bool PacketQueue::tryPush(QueueItem item) {
   const MediaPacket& p = *item.packet;
   if (p.is_config) {
     if (items_.size() >= max_packets_ + kConfigSlack) return false;
-    append(std::move(item));
+    append(std::move(item), true);
     return true;
   }
   bool video = p.type == MediaType::kVideo;
@@ -54,7 +60,7 @@ bool PacketQueue::tryPush(QueueItem item) {
     ++dropped_;
     return false;
   }
-  append(std::move(item));
+  append(std::move(item), false);
   return true;
 }
 
@@ -65,7 +71,7 @@ void PacketQueue::pushControl(QueueItem item) {
     dropping_ = false;
     seen_video_ = false;
   }
-  append(std::move(item));
+  append(std::move(item), true);
 }
 
 bool PacketQueue::pushWait(QueueItem item) {
@@ -73,13 +79,18 @@ bool PacketQueue::pushWait(QueueItem item) {
   std::size_t size = payloadBytes(item);
   room_ready_.wait(lock, [&] { return closed_ || items_.empty() || hasRoom(size, 1, 1); });
   if (closed_) return false;
-  append(std::move(item));
+  append(std::move(item), true);  // a feeder that waits for room wants the worker going
   return true;
 }
 
 std::optional<QueueItem> PacketQueue::pop(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!items_ready_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); })) return std::nullopt;
+  if (items_.empty() && !closed_) {
+    worker_waiting_ = true;
+    unannounced_ = 0;
+    items_ready_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    worker_waiting_ = false;
+  }
   if (items_.empty()) return std::nullopt;  // closed and drained
   QueueItem item = std::move(items_.front());
   items_.pop_front();
@@ -103,6 +114,11 @@ bool PacketQueue::drained() const {
 std::size_t PacketQueue::depth() const {
   std::lock_guard lock(mutex_);
   return items_.size();
+}
+
+bool PacketQueue::workerWaiting() const {
+  std::lock_guard lock(mutex_);
+  return worker_waiting_;
 }
 
 std::size_t PacketQueue::highWater() const {

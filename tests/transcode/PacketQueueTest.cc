@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "transcode/LagMonitor.h"
@@ -89,6 +90,66 @@ TEST(PacketQueue, PushWaitBlocksUntilTheWorkerMakesRoom) {
   feeder.join();
   EXPECT_EQ(q.depth(), 2u);
   EXPECT_EQ(q.droppedFrames(), 0u);
+}
+
+// Runs pop(timeout) on a worker thread once it is blocked in it, calls `feed`, and returns how
+// long pop took and whether it got an item.
+struct WorkerPop {
+  std::chrono::milliseconds took;
+  bool got;
+};
+WorkerPop popWhileFed(PacketQueue& q, std::chrono::milliseconds timeout, const std::function<void()>& feed) {
+  WorkerPop result{};
+  std::thread worker([&] {
+    auto start = std::chrono::steady_clock::now();
+    result.got = q.pop(timeout).has_value();
+    result.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  });
+  while (!q.workerWaiting()) std::this_thread::yield();
+  feed();
+  worker.join();
+  return result;
+}
+
+TEST(PacketQueue, AWaitingWorkerIsNotWokenForEveryFrame) {
+  PacketQueue q(64, 1 << 20);
+  auto r = popWhileFed(q, std::chrono::milliseconds(300), [&] { q.tryPush(video(true, 0)); });
+  EXPECT_TRUE(r.got) << "the frame is handed out at the worker's timeout at the latest";
+  EXPECT_GE(r.took.count(), 250) << "one frame alone does not wake the worker";
+}
+
+TEST(PacketQueue, ABatchOfFramesWakesTheWorker) {
+  PacketQueue q(64, 1 << 20);
+  auto r = popWhileFed(q, std::chrono::milliseconds(60000), [&] {
+    for (std::size_t i = 0; i < PacketQueue::kWakeBatch; ++i) q.tryPush(video(i == 0, 33 * static_cast<int64_t>(i)));
+  });
+  EXPECT_TRUE(r.got);
+  EXPECT_LT(r.took.count(), 30000);
+  EXPECT_EQ(drain(q).size(), PacketQueue::kWakeBatch - 1);
+}
+
+TEST(PacketQueue, AFrameThatWaitedTooLongWakesTheWorkerWithTheNextOne) {
+  PacketQueue q(64, 1 << 20);
+  auto r = popWhileFed(q, std::chrono::milliseconds(60000), [&] {
+    q.tryPush(video(true, 0));
+    std::this_thread::sleep_for(PacketQueue::kWakeAfter);  // the first frame is now overdue
+    q.tryPush(audio(40));
+  });
+  EXPECT_TRUE(r.got);
+  EXPECT_LT(r.took.count(), 30000);
+}
+
+TEST(PacketQueue, ControlItemsAndConfigurationsWakeTheWorkerAtOnce) {
+  PacketQueue q(64, 1 << 20);
+  QueueItem begin;
+  begin.kind = QueueItem::Kind::kBeginPublish;
+  auto r = popWhileFed(q, std::chrono::milliseconds(60000), [&] { q.pushControl(std::move(begin)); });
+  EXPECT_TRUE(r.got);
+  EXPECT_LT(r.took.count(), 30000);
+  r = popWhileFed(q, std::chrono::milliseconds(60000),
+                  [&] { q.tryPush(packet(MediaType::kVideo, false, 0, 40, true)); });
+  EXPECT_TRUE(r.got);
+  EXPECT_LT(r.took.count(), 30000);
 }
 
 TEST(PacketQueue, ClosedQueueHandsOutWhatIsLeftThenReportsDrained) {
