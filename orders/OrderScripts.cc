@@ -17,9 +17,9 @@ local function record(o, status, now)
   return status .. '|' .. o.sku .. '|' .. int(o.qty) .. '|' .. int(o.amount) .. '|' ..
          o.buyer .. '|' .. int(o.created) .. '|' .. now
 end
--- KEYS: orders stock stats minutes lb unpaid events
+-- KEYS: orders stock stats minutes lb unpaid events. Returns the SKU's stock afterwards.
 local function release(seq, o, status, now, max_events)
-  redis.call('HINCRBY', KEYS[2], o.sku, o.qty)
+  local left = redis.call('HINCRBY', KEYS[2], o.sku, o.qty)
   local held_field = 'b:' .. o.sku .. ':' .. o.buyer
   local held = (tonumber(redis.call('HGET', KEYS[1], held_field)) or 0) - o.qty
   if held < 0 then held = 0 end
@@ -38,6 +38,12 @@ local function release(seq, o, status, now, max_events)
   redis.call('ZREM', KEYS[6], seq)
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', max_events, '*', 't', status, 'o', seq,
              'sku', o.sku, 'q', int(o.qty), 'a', int(o.amount))
+  return left
+end
+-- Tells the room that stock came back (SKUs are [A-Za-z0-9_.-]: no escaping needed).
+local function announce_stock(room, sku, stock, now)
+  redis.call('PUBLISH', room, '{"type":"stock","sku":"' .. sku .. '","stock":' .. int(stock) ..
+             ',"ts":' .. now .. '}')
 end
 )lua";
 
@@ -118,23 +124,26 @@ if ARGV[2] ~= '' and ARGV[2] ~= o.buyer then return {'order_not_found'} end
 if o.status == 'cancelled' then return {'cancelled', int(o.amount)} end
 if o.status == 'expired' then return {'order_expired', int(o.amount)} end
 if o.status == 'paid' and ARGV[2] ~= '' then return {'order_paid', int(o.amount)} end
-release(seq, o, 'cancelled', ARGV[3], ARGV[4])
+announce_stock(ARGV[5], o.sku, release(seq, o, 'cancelled', ARGV[3], ARGV[4]), ARGV[3])
 return {'cancelled', int(o.amount)}
 )lua";
 
 const std::string kExpire = kPrelude + R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local expired = 0
+local restocked, skus = {}, {}
 for _, seq in ipairs(due) do
   local rec = redis.call('HGET', KEYS[1], 'o:' .. seq)
   local o = rec and parse(rec)
   if o and o.status == 'created' then
-    release(seq, o, 'expired', ARGV[1], ARGV[3])
+    if not restocked[o.sku] then skus[#skus + 1] = o.sku end
+    restocked[o.sku] = release(seq, o, 'expired', ARGV[1], ARGV[3])
     expired = expired + 1
   else
     redis.call('ZREM', KEYS[6], seq)
   end
 end
+for _, sku in ipairs(skus) do announce_stock(ARGV[4], sku, restocked[sku], ARGV[1]) end
 return {expired, #due}
 )lua";
 

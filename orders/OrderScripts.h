@@ -34,15 +34,17 @@ extern const std::string kPlace;
 extern const std::string kPay;
 
 // cancel — KEYS: orders stock stats minutes lb unpaid events
-//          ARGV: seq buyer_or_empty now_ms max_events
+//          ARGV: seq buyer_or_empty now_ms max_events room
 // -> {"cancelled", AMOUNT} (also when already cancelled) | {"order_not_found"} |
 //    {"order_expired", AMOUNT} | {"order_paid", AMOUNT} (a buyer cannot cancel a paid order)
-// Returns the stock and the buyer's allowance, subtracts the order from every counter.
+// Returns the stock and the buyer's allowance, subtracts the order from every counter, and
+// publishes {"type":"stock","sku","stock","ts"} to the room so that viewers see it is back.
 extern const std::string kCancel;
 
-// expire — KEYS: as cancel   ARGV: now_ms limit max_events
-// -> {EXPIRED, EXAMINED}: releases up to `limit` unpaid orders whose deadline passed. Safe to
-// run from several nodes at once: each order changes state inside one atomic call.
+// expire — KEYS: as cancel   ARGV: now_ms limit max_events room
+// -> {EXPIRED, EXAMINED}: releases up to `limit` unpaid orders whose deadline passed, and
+// publishes one "stock" message per SKU that got stock back. Safe to run from several nodes at
+// once: each order changes state inside one atomic call.
 extern const std::string kExpire;
 
 // create_product — KEYS: meta product stock

@@ -170,7 +170,9 @@ void OrderService::transition(const std::string& script, const std::string& orde
   std::vector<std::string> k = script == kPay
                                    ? std::vector<std::string>{keys::orders(s), keys::unpaid(s), keys::events(s)}
                                    : releaseKeys(s);
-  redis_.evalScript(script, k, {std::to_string(seq), buyer_id, std::to_string(now_ms), max_events_},
+  std::vector<std::string> args{std::to_string(seq), buyer_id, std::to_string(now_ms), max_events_};
+  if (script == kCancel) args.push_back(keys::room(s));  // the stock that came back is announced
+  redis_.evalScript(script, k, std::move(args),
                     [order_id, cb = std::move(cb)](RedisResult r) {
                       auto c = checked(r);
                       if (!c) return cb(std::unexpected(c.error()));
@@ -193,7 +195,7 @@ void OrderService::expireStream(const std::string& stream_id, int64_t now_ms, Ca
     void step(std::shared_ptr<Run> me) {
       self->redis_.evalScript(
           kExpire, releaseKeys(stream_id),
-          {now, std::to_string(self->options_.expire_batch), self->max_events_},
+          {now, std::to_string(self->options_.expire_batch), self->max_events_, keys::room(stream_id)},
           [me](RedisResult r) {
             auto c = checked(r);
             if (!c) return me->cb(std::unexpected(c.error()));

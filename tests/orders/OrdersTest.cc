@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -391,6 +392,52 @@ TEST_F(Expiry, UnpaidOrdersExpireAndReturnStockExactlyOnce) {
   auto list = nlohmann::json::parse(get("/api/orders?stream=" + s.id, kAdmin).body)["orders"];
   EXPECT_EQ(list[0]["status"], "paid");
   EXPECT_EQ(list[1]["status"], "expired");
+}
+
+// Viewers who saw "sold out" learn when a cancel or an expiry puts stock back: one "stock"
+// message per release (cancel) or per SKU and expiry run.
+TEST_F(Expiry, CancelAndExpiryAnnounceTheStockThatCameBackInTheRoom) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 10);
+  addProduct(s.id, "CUP", 500, 4);
+  std::mutex mu;
+  std::vector<nlohmann::json> stock;
+  lt_.sync([&] {
+    redis_->subscribe(keys::room(s.id), [&](const std::string&, const std::string& payload) {
+      auto j = nlohmann::json::parse(payload, nullptr, false);
+      std::lock_guard lock(mu);
+      if (j.is_object() && j["type"] == "stock") stock.push_back(j);
+    });
+  });
+  ASSERT_TRUE(waitUntil([&] { return redis_server_->command({"PUBLISH", keys::room(s.id), "ping"}) == "1"; }));
+  auto buyer = newSession();
+  auto id = [](const HttpResult& r) { return nlohmann::json::parse(r.body)["order_id"].get<std::string>(); };
+  std::string a = id(order(buyer, s.id, "TEA", 3, "a"));
+  order(buyer, s.id, "TEA", 2, "b");
+  order(buyer, s.id, "TEA", 5, "c");
+  order(buyer, s.id, "CUP", 4, "d");
+  ASSERT_EQ(stockOf(s.id, "TEA"), 0);
+
+  ASSERT_EQ(call("POST", "/api/orders/" + a + "/cancel", nullptr, buyer).status, 200);
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return stock.size() == 1; }));
+  {
+    std::lock_guard l(mu);
+    EXPECT_EQ(stock[0]["sku"], "TEA");
+    EXPECT_EQ(stock[0]["stock"], 3);
+  }
+  ASSERT_EQ(call("POST", "/api/orders/" + a + "/cancel", nullptr, buyer).status, 200);  // a replay
+
+  clock_offset_ms_ = 61000;  // the three others expire
+  ASSERT_TRUE(waitUntil([&] { return stockOf(s.id, "TEA") == 10 && stockOf(s.id, "CUP") == 4; }));
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return stock.size() >= 3; }));
+  std::lock_guard l(mu);
+  ASSERT_EQ(stock.size(), 3u) << "a replayed cancel announces nothing; an expiry run one per SKU";
+  std::map<std::string, int64_t> last;
+  for (std::size_t i = 1; i < stock.size(); ++i) last[stock[i]["sku"]] = stock[i]["stock"];
+  EXPECT_EQ(last["TEA"], 10);
+  EXPECT_EQ(last["CUP"], 4);
+  lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
 }
 
 TEST_F(Expiry, PayingAfterTheDeadlineIsRefusedEvenBeforeTheTaskRan) {

@@ -325,6 +325,13 @@ function onRoomMessage(m) {
       renderCard();
       break;
     }
+    case 'stock': {
+      // A cancelled or expired order put stock back: a sold-out card can sell again.
+      const p = state.products.get(m.sku);
+      if (p && typeof m.stock === 'number') p.stock = m.stock;
+      renderCard();
+      break;
+    }
     case 'pin':
       if (m.product) state.products.set(m.product.sku, { ...(state.products.get(m.product.sku) || {}), ...m.product });
       state.events.push({ ts: m.ts || Date.now(), product: m.product, received_ms: Date.now(), live: true });

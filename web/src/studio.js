@@ -49,7 +49,7 @@ async function selectStream(id) {
     onMessage: (m) => {
       if (m.type === 'likes') $('#k-likes').textContent = m.total;
       if (m.type === 'viewers') $('#k-viewers').textContent = m.count;
-      if (m.type === 'order' || m.type === 'product' || m.type === 'pin') { refreshStats(); loadProducts(); }
+      if (m.type === 'order' || m.type === 'stock' || m.type === 'product' || m.type === 'pin') { refreshStats(); loadProducts(); }
     },
   });
   await Promise.all([refreshStats(), loadProducts()]);
