@@ -163,12 +163,18 @@ void Server::shutdown() {
   if (on_shutdown) on_shutdown();
   if (rtmp_) rtmp_->stop();  // publishes end now, so their playlists close during the drain
   http_->stopAccepting();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_timeout_ms);
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = started + std::chrono::milliseconds(config_.shutdown_timeout_ms);
   shutdown_timer_ = std::make_unique<Timer>(loop_);
-  shutdown_timer_->start(0, 20, [this, deadline] {
-    // Requests answered and Redis writes acknowledged (a stream's last status, say).
-    bool drained = http_->inFlight() == 0 && redis_->pendingCommands() == 0;
-    if (!drained && std::chrono::steady_clock::now() < deadline) return;
+  shutdown_timer_->start(0, 20, [this, started, deadline] {
+    // Requests answered and Redis writes acknowledged (a stream's last status, say). A client
+    // whose connection was accepted just before the listener closed gets up to 500 ms for its
+    // request to arrive (and be answered) instead of an empty reply; idle keep-alive
+    // connections are not waited for.
+    auto now = std::chrono::steady_clock::now();
+    bool latecomers = http_->awaitingFirstRequest() > 0 && now - started < std::chrono::milliseconds(500);
+    bool drained = http_->inFlight() == 0 && redis_->pendingCommands() == 0 && !latecomers;
+    if (!drained && now < deadline) return;
     if (!drained) spdlog::warn("shutdown: {} requests still in flight, closing them", http_->inFlight());
     shutdown_timer_->stop();
     finishShutdown();

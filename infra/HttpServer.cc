@@ -235,9 +235,11 @@ bool HttpServer::admitConnection(int fd) {
 void HttpServer::connectionOpened(lws* wsi) {
   auto [it, fresh] = connection_ip_.emplace(wsi, peerAddress(lws_get_socket_fd(wsi)));
   if (fresh) ++connections_by_ip_[it->second];
+  awaiting_request_.insert(wsi);
 }
 
 void HttpServer::connectionClosed(lws* wsi) {
+  awaiting_request_.erase(wsi);
   auto it = connection_ip_.find(wsi);
   if (it == connection_ip_.end()) return;
   auto count = connections_by_ip_.find(it->second);
@@ -330,6 +332,8 @@ int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void
       server->connectionClosed(wsi);
       break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      server->awaiting_request_.erase(wsi);  // a WebSocket upgrade: its request is in
+      return server->websockets_.callback(wsi, reason, in, len);
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -357,6 +361,7 @@ int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void
 
 int HttpServer::onHttp(lws* wsi, void* user, const char* uri) {
   if (current(user)) onClosed(user);  // a previous exchange on this connection never finished
+  awaiting_request_.erase(wsi);
   auto ex = std::make_shared<HttpExchange>();
   ex->server = this;
   ex->wsi = wsi;

@@ -27,6 +27,7 @@
 #include <string>
 #include <utility>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "infra/Error.h"
@@ -126,6 +127,9 @@ class HttpServer {
   // Graceful shutdown, step 1: close the listening socket; requests in flight go on.
   void stopAccepting();
   std::size_t inFlight() const { return in_flight_; }
+  // Connections accepted that have not yet delivered a request: a client may have sent one that
+  // lws has not read yet, so shutdown gives them a moment before closing them unanswered.
+  std::size_t awaitingFirstRequest() const { return awaiting_request_.size(); }
   // Step 2: closes every connection and releases lws; its handles close on the next loop turns.
   void destroy();
 
@@ -174,6 +178,7 @@ class HttpServer {
   void connectionClosed(lws* wsi);
   std::unordered_map<std::string, std::size_t> connections_by_ip_;
   std::unordered_map<lws*, std::string> connection_ip_;
+  std::unordered_set<lws*> awaiting_request_;
   std::shared_ptr<Counter> refused_connections_;
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::shared_ptr<Histogram> latency_;
