@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "chat/ChatProtocol.h"
 #include "chat/ChatScripts.h"
@@ -84,6 +85,11 @@ struct ChatService::Room {
   std::vector<std::string> pending_system;
   int64_t like_delta = 0;
   int slow_mode_s = 0;
+  // Redis has confirmed this node's subscription to the room channel. Until then a joining
+  // member's welcome waits (awaiting_welcome): welcoming first would let a message published
+  // in between reach neither the history they read nor their socket.
+  bool subscribed = false;
+  std::vector<uint64_t> awaiting_welcome;  // connection ids
 };
 
 ChatService::ChatService(EventLoop& loop, RedisClient& redis, HttpServer& http,
@@ -165,9 +171,14 @@ void ChatService::join(WebSocketConnection& conn, ChatIdentity identity) {
     room = std::make_unique<Room>();
     room->id = m->room;
     std::string id = m->room;
-    redis_.subscribe(channelOf(id), [this, id](const std::string&, const std::string& payload) {
-      onRoomMessage(id, payload);
-    });
+    redis_.subscribe(
+        channelOf(id), [this, id](const std::string&, const std::string& payload) { onRoomMessage(id, payload); },
+        [this, id] {
+          auto it = rooms_.find(id);
+          if (it == rooms_.end() || it->second->subscribed) return;
+          it->second->subscribed = true;
+          for (uint64_t waiting : std::exchange(it->second->awaiting_welcome, {})) readWelcome(waiting, id);
+        });
     redis_.command({"GET", keyOf(id, "slow")}, [this, id](RedisResult r) {
       auto it = rooms_.find(id);
       if (it != rooms_.end() && r && r->type == RedisReply::Type::String)
@@ -175,8 +186,12 @@ void ChatService::join(WebSocketConnection& conn, ChatIdentity identity) {
     });
   }
   room->members.insert(m);
-  uint64_t conn_id = conn.id();
-  std::string room_id = m->room;
+  if (room->subscribed) readWelcome(conn.id(), m->room);
+  else room->awaiting_welcome.push_back(conn.id());
+}
+
+void ChatService::readWelcome(uint64_t conn_id, const std::string& room_id) {
+  if (!conns_.contains(conn_id)) return;  // left while the subscription was confirmed
   // Both reads go out at once; replies come back in order on the one connection, so the
   // history is there when the totals arrive.
   auto history = std::make_shared<RedisResult>(std::unexpected(Error{"unavailable", "no reply"}));

@@ -64,6 +64,7 @@ class ChatService : public WebSocketHandler {
   struct Member;
   struct Room;
   void join(WebSocketConnection& conn, ChatIdentity identity);
+  void readWelcome(uint64_t conn_id, const std::string& room_id);
   void sendWelcome(uint64_t conn_id, const std::string& room_id, RedisResult history, RedisResult totals);
   void onRoomMessage(const std::string& room, const std::string& payload);
   void leave(Member& m);

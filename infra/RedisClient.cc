@@ -411,6 +411,8 @@ RedisClient::RedisClient(EventLoop& loop, RedisAddress address, RedisOptions opt
     if (on_connect) on_connect();
   };
   subscriber_.on_push = [this](const redisReply* r) { onSubscriberPush(r); };
+  // A new link starts with no subscription; on_connect subscribes everything again.
+  subscriber_.on_disconnect = [this] { confirmed_.clear(); };
   subscriber_.on_connect = [this] {
     // Restore every subscription, a bounded number of channels per command.
     std::vector<std::string> args{"SUBSCRIBE"};
@@ -494,9 +496,14 @@ void RedisClient::evalScript(const std::string& name, const std::vector<std::str
   });
 }
 
-void RedisClient::subscribe(const std::string& channel, MessageHandler handler) {
+void RedisClient::subscribe(const std::string& channel, MessageHandler handler,
+                            std::function<void()> on_subscribed) {
   bool is_new = !channels_.contains(channel);
   channels_[channel] = std::move(handler);
+  if (on_subscribed) {
+    if (confirmed_.contains(channel)) on_subscribed();
+    else awaiting_confirmation_[channel].push_back(std::move(on_subscribed));
+  }
   if (!subscriber_started_) {
     subscriber_started_ = true;
     subscriber_.start();  // its on_connect subscribes to everything
@@ -506,6 +513,8 @@ void RedisClient::subscribe(const std::string& channel, MessageHandler handler) 
 }
 
 void RedisClient::unsubscribe(const std::string& channel) {
+  confirmed_.erase(channel);
+  awaiting_confirmation_.erase(channel);
   if (channels_.erase(channel)) subscriber_.pushCommand({"UNSUBSCRIBE", channel});
 }
 
@@ -517,7 +526,18 @@ void RedisClient::publish(const std::string& channel, const std::string& payload
 void RedisClient::onSubscriberPush(const redisReply* r) {
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
   const redisReply* kind = r->element[0];
-  if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message") return;
+  if (kind->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) return;
+  std::string_view what(kind->str, kind->len);
+  if (what == "subscribe") {  // ["subscribe", channel, count]: from now on messages arrive
+    std::string channel(r->element[1]->str, r->element[1]->len);
+    if (!channels_.contains(channel)) return;  // unsubscribed meanwhile
+    confirmed_.insert(channel);
+    auto waiting = awaiting_confirmation_.extract(channel);
+    if (!waiting.empty())
+      for (auto& done : waiting.mapped()) done();
+    return;
+  }
+  if (what != "message") return;
   std::string channel(r->element[1]->str, r->element[1]->len);
   auto it = channels_.find(channel);
   if (it == channels_.end()) return;

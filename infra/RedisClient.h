@@ -25,6 +25,7 @@
 #include <expected>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -153,8 +154,11 @@ class RedisClient {
   void evalScript(const std::string& name, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args, RedisCallback cb);
 
-  // One handler per channel; kept across reconnects until unsubscribe().
-  void subscribe(const std::string& channel, MessageHandler handler);
+  // One handler per channel; kept across reconnects until unsubscribe(). `on_subscribed`, if
+  // given, runs once Redis has confirmed the subscription (at once if it already had): only
+  // from then on does a PUBLISH reach `handler` — pub/sub keeps nothing for late subscribers.
+  void subscribe(const std::string& channel, MessageHandler handler,
+                 std::function<void()> on_subscribed = {});
   void unsubscribe(const std::string& channel);
   void publish(const std::string& channel, const std::string& payload, RedisCallback cb = {});
 
@@ -179,6 +183,8 @@ class RedisClient {
   bool subscriber_started_ = false;
   std::map<std::string, Script> scripts_;
   std::map<std::string, MessageHandler> channels_;
+  std::set<std::string> confirmed_;  // channels Redis confirmed on the current subscriber link
+  std::map<std::string, std::vector<std::function<void()>>> awaiting_confirmation_;
 };
 
 }  // namespace bloomcast

@@ -122,6 +122,34 @@ TEST(RedisClient, SubscriptionsAreRestoredAfterAReconnect) {
   ASSERT_TRUE(waitUntil([&] { return server.command({"PUBLISH", "room:1", "bye"}) == "0"; }));
 }
 
+// The confirmation callback means "published from now on, you get it": the first PUBLISH
+// after it must arrive (pub/sub keeps nothing for a subscriber not yet in place); at once for a
+// channel already confirmed.
+TEST(RedisClient, SubscribeConfirmsWhenMessagesWillArrive) {
+  RedisServer server(RedisServer::Mode::Unix);
+  Client c(server.url());
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::atomic<int> confirmations{0};
+  auto handler = [&](const std::string&, const std::string& payload) {
+    std::lock_guard lock(mu);
+    got.push_back(payload);
+  };
+  c.lt.sync([&] { c.redis->subscribe("room:7", handler, [&] { ++confirmations; }); });
+  ASSERT_TRUE(waitUntil([&] { return confirmations == 1; }));
+  EXPECT_EQ(server.command({"PUBLISH", "room:7", "first"}), "1") << "subscribed once confirmed";
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return got.size() == 1; }));
+
+  c.lt.sync([&] { c.redis->subscribe("room:7", handler, [&] { ++confirmations; }); });
+  EXPECT_EQ(confirmations, 2) << "an already confirmed channel confirms at once";
+
+  c.lt.sync([&] { c.redis->unsubscribe("room:7"); });
+  c.lt.sync([&] { c.redis->subscribe("room:8", handler, [&] { ++confirmations; }); });
+  ASSERT_TRUE(waitUntil([&] { return confirmations == 3; }));
+  EXPECT_EQ(server.command({"PUBLISH", "room:8", "second"}), "1");
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(mu); return got.size() == 2; }));
+}
+
 TEST(RedisClient, ScriptsRunByShaAndReloadAfterScriptFlush) {
   RedisServer server;
   Client c(server.url());
