@@ -11,7 +11,8 @@
 //   socket of the room queues; chat frames are droppable for slow readers, system frames
 //   (orders, pins, totals, deletes) are not (WebSocket.h).
 // - Welcome: a joining client gets the last 50 messages (Redis list), then whatever arrived
-//   while they were read, without duplicates (by message id).
+//   while they were read, without duplicates (by message id). The history is read only once
+//   Redis has confirmed this node's subscription to the room, so nothing falls in between.
 // - Likes are summed per node and flushed with the viewer count every 500 ms; totals go out at
 //   most every 500 ms per room (ChatScripts.h kRoomTick).
 // - Moderation: per-user token bucket (off with --rate-limits off; hosts and moderators exempt),
