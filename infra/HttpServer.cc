@@ -6,6 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -17,58 +21,111 @@
 namespace bloomcast {
 namespace fs = std::filesystem;
 
+// One HTTP connection: a libuv TCP handle and what has been read from it.
+struct HttpConnection {
+  enum class State {
+    Head,        // reading a request head (or idle between keep-alive requests)
+    Body,        // reading the body of `exchange`
+    Responding,  // `exchange` is with its handler or being written
+    Draining,    // answered and write side shut; reading what the client still sends, dropping it
+    Closing,     // uv_close called
+  };
+  uv_tcp_t tcp{};
+  HttpServer* server = nullptr;  // null once the server is destroyed
+  std::string ip;
+  std::string in;  // read, not yet parsed
+  State state = State::Head;
+  std::shared_ptr<HttpExchange> exchange;
+  std::size_t body_needed = 0;
+  bool requested = false;     // a request head has arrived (awaitingFirstRequest)
+  bool head_started = false;  // bytes of the next head have arrived (its timeout runs)
+  bool reading = false;
+  bool processing = false;    // inside process(): nested calls leave the work to its loop
+  std::size_t writes_in_flight = 0;
+  std::chrono::steady_clock::time_point deadline;
+  // A file body being sent.
+  int file_fd = -1;
+  uint64_t file_left = 0;
+};
+
 // One HTTP request and its answer. Shared by the connection (until it closes or the
-// transaction completes) and by every HttpResponder copy.
+// exchange completes) and by every HttpResponder copy.
 struct HttpExchange {
   HttpServer* server = nullptr;
-  lws* wsi = nullptr;  // null once the connection is gone or the transaction completed
+  HttpConnection* conn = nullptr;  // null once the client left or the exchange completed
   HttpRequest request;
   std::optional<HttpResponse> response;
-  bool awaiting_body = false;
-  bool dispatched = false;
-  bool headers_sent = false;
-  bool close_after = false;  // the request body was not read: do not reuse the connection
-  std::size_t body_offset = 0;
-  // Streamed bodies: the piece waiting to be written, and whether the producer was asked.
-  std::string piece;
-  BodyEnd piece_end = BodyEnd::More;
-  bool piece_ready = false;
+  bool keep_alive = true;
+  bool http10 = false;  // an HTTP/1.0 client that asked for keep-alive is told it has it
+  bool close_after = false;  // the request was refused or its body not read: no reuse
   bool producer_asked = false;
-  bool final_written = false;  // the last chunk is with lws; finish once it has left
   std::chrono::steady_clock::time_point started;
+};
+
+struct HttpServer::WriteReq {
+  uv_write_t req{};
+  std::string data;
+  After after = After::Nothing;
 };
 
 namespace {
 
-// lws per-session data: a pointer to the current exchange's holder.
-struct Pss {
-  std::shared_ptr<HttpExchange>* exchange;
-};
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+constexpr std::size_t kMaxPipelinedBytes = 64 * 1024;  // buffered behind a request in progress
+constexpr std::size_t kFileSliceBytes = 64 * 1024;
+constexpr auto kDrainTime = std::chrono::seconds(2);
 
-std::shared_ptr<HttpExchange> current(void* user) {
-  auto* pss = static_cast<Pss*>(user);
-  return pss && pss->exchange ? *pss->exchange : nullptr;
+bool knownMethod(std::string_view m) {
+  return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" || m == "HEAD" ||
+         m == "OPTIONS";
 }
 
-void release(void* user) {
-  auto* pss = static_cast<Pss*>(user);
-  if (pss && pss->exchange) {
-    delete pss->exchange;
-    pss->exchange = nullptr;
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
 }
 
-const char* methodName(int m) {
-  switch (m) {
-    case LWSHUMETH_GET: return "GET";
-    case LWSHUMETH_POST: return "POST";
-    case LWSHUMETH_OPTIONS: return "OPTIONS";
-    case LWSHUMETH_PUT: return "PUT";
-    case LWSHUMETH_PATCH: return "PATCH";
-    case LWSHUMETH_DELETE: return "DELETE";
-    case LWSHUMETH_HEAD: return "HEAD";
-    default: return "";
-  }
+// The read buffer: libuv reads into it and the bytes are appended to the connection's own
+// buffer at once, so one per loop thread serves every connection.
+char* readBuffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadBufferBytes]);
+  return buffer.get();
+}
+
+HttpConnection* connectionOf(void* handle) {
+  return static_cast<HttpConnection*>(static_cast<uv_handle_t*>(handle)->data);
 }
 
 }  // namespace
@@ -125,12 +182,12 @@ HttpResponse HttpResponse::streamed(int status, std::string content_type, BodyPr
 
 void HttpResponder::send(HttpResponse response) const {
   auto& ex = *exchange_;
-  if (ex.response || !ex.wsi) return;
+  if (ex.response || !ex.conn) return;
   ex.response = std::move(response);
-  if (!ex.server->writeNow(exchange_)) lws_callback_on_writable(ex.wsi);
+  ex.server->respond(exchange_);
 }
 
-bool HttpResponder::pending() const { return exchange_->wsi && !exchange_->response; }
+bool HttpResponder::pending() const { return exchange_->conn && !exchange_->response; }
 
 std::optional<std::string> safeJoin(const std::string& root, std::string_view relative) {
   if (relative.find('\0') != std::string_view::npos || relative.find('\\') != std::string_view::npos)
@@ -186,40 +243,47 @@ std::string contentTypeFor(std::string_view path) {
 // ---- server -----------------------------------------------------------------------------------
 
 HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOptions options)
-    : loop_(loop), metrics_(metrics), options_(std::move(options)), websockets_(loop, metrics, in_callback_) {
+    : loop_(loop),
+      metrics_(metrics),
+      options_(std::move(options)),
+      websockets_(loop, metrics, in_callback_),
+      sweep_timer_(loop) {
   latency_ = metrics_.histogram("bloomcast_http_request_duration_seconds",
                                 "Time from request to the start of its response",
                                 latencyBucketsSeconds());
   metrics_.gaugeCallback("bloomcast_http_requests_in_flight", "HTTP requests not yet answered",
                          [this] { return static_cast<double>(in_flight_); });
   metrics_.gaugeCallback("bloomcast_http_connections", "Open HTTP and WebSocket connections",
-                         [this] { return static_cast<double>(connection_ip_.size()); });
+                         [this] { return static_cast<double>(connections_.size() + ws_ip_.size()); });
   refused_connections_ = metrics_.counter(
       "bloomcast_http_connections_refused_total",
       "Connections closed at accept because their address held max_connections_per_ip");
 }
 
 namespace {
-// The peer address of a socket as text. Both admission (before lws has a connection for the fd)
-// and accounting read it here, so the two always agree; an IPv4 peer on a dual-stack socket
-// (::ffff:a.b.c.d) counts as a.b.c.d.
+// The peer address of a socket as text; an IPv4 peer on a dual-stack socket (::ffff:a.b.c.d)
+// counts as a.b.c.d, so HTTP and WebSocket connections of one client count alike.
+std::string peerAddress(const sockaddr_storage& addr) {
+  char ip[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET6) {
+    const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) return inet_ntop(AF_INET, &a6.s6_addr[12], ip, sizeof ip) ? ip : "";
+    return inet_ntop(AF_INET6, &a6, ip, sizeof ip) ? ip : "";
+  }
+  if (addr.ss_family != AF_INET) return "";
+  return inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, ip, sizeof ip) ? ip : "";
+}
+
 std::string peerAddress(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
-  char ip[INET6_ADDRSTRLEN] = {0};
-  if (addr.ss_family == AF_INET6) {
-    const in6_addr& a6 = reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a6)) return inet_ntop(AF_INET, &a6.s6_addr[12], ip, sizeof ip) ? ip : "";
-    return inet_ntop(AF_INET6, &a6, ip, sizeof ip) ? ip : "";
-  }
-  return inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, ip, sizeof ip) ? ip : "";
+  return peerAddress(addr);
 }
 }  // namespace
 
-bool HttpServer::admitConnection(int fd) {
+bool HttpServer::admitConnection(const std::string& ip) {
   if (options_.max_connections_per_ip == 0) return true;
-  std::string ip = peerAddress(fd);
   auto it = connections_by_ip_.find(ip);
   if (ip.empty() || it == connections_by_ip_.end() || it->second < options_.max_connections_per_ip) return true;
   refused_connections_->inc();
@@ -232,19 +296,25 @@ bool HttpServer::admitConnection(int fd) {
   return false;
 }
 
-void HttpServer::connectionOpened(lws* wsi) {
-  auto [it, fresh] = connection_ip_.emplace(wsi, peerAddress(lws_get_socket_fd(wsi)));
-  if (fresh) ++connections_by_ip_[it->second];
-  awaiting_request_.insert(wsi);
+void HttpServer::countOpen(const std::string& ip) { ++connections_by_ip_[ip]; }
+
+void HttpServer::countClosed(const std::string& ip) {
+  auto count = connections_by_ip_.find(ip);
+  if (count != connections_by_ip_.end() && --count->second == 0) connections_by_ip_.erase(count);
 }
 
-void HttpServer::connectionClosed(lws* wsi) {
-  awaiting_request_.erase(wsi);
-  auto it = connection_ip_.find(wsi);
-  if (it == connection_ip_.end()) return;
-  auto count = connections_by_ip_.find(it->second);
-  if (count != connections_by_ip_.end() && --count->second == 0) connections_by_ip_.erase(count);
-  connection_ip_.erase(it);
+void HttpServer::wsOpened(lws* wsi) {
+  auto [it, fresh] = ws_ip_.emplace(wsi, peerAddress(lws_get_socket_fd(wsi)));
+  if (fresh) countOpen(it->second);
+  ws_awaiting_upgrade_.insert(wsi);
+}
+
+void HttpServer::wsClosed(lws* wsi) {
+  ws_awaiting_upgrade_.erase(wsi);
+  auto it = ws_ip_.find(wsi);
+  if (it == ws_ip_.end()) return;
+  countClosed(it->second);
+  ws_ip_.erase(it);
 }
 
 HttpServer::~HttpServer() { destroy(); }
@@ -254,10 +324,14 @@ void HttpServer::route(std::string method, std::string_view pattern, HttpHandler
 }
 
 std::expected<void, Error> HttpServer::start() {
+  auto fail = [&](std::string what) -> std::expected<void, Error> {
+    destroy();
+    return std::unexpected(Error{"http", std::move(what)});
+  };
+  // WebSockets: an lws vhost that listens nowhere; upgrades are adopted into it.
   protocols_.clear();
-  protocols_.push_back(lws_protocols{"http", &HttpServer::callback, sizeof(Pss), 4096, 0, nullptr, 0});
+  protocols_.push_back(lws_protocols{"http", &HttpServer::callback, 0, 4096, 0, nullptr, 0});
   protocols_.push_back(lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0});
-
   lws_context_creation_info info{};
   void* foreign_loops[1] = {loop_.uv()};
   info.foreign_loops = foreign_loops;
@@ -266,37 +340,61 @@ std::expected<void, Error> HttpServer::start() {
   info.user = context_user_;
   info.pcontext = &context_;
   context_ = lws_create_context(&info);
-  if (!context_) return std::unexpected(Error{"http", "cannot create libwebsockets context"});
-
+  if (!context_) return fail("cannot create libwebsockets context");
   lws_context_creation_info vinfo{};
-  vinfo.port = options_.port;
-  vinfo.iface = options_.bind_address == "0.0.0.0" ? nullptr : options_.bind_address.c_str();
+  vinfo.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   vinfo.protocols = protocols_.data();
   vinfo.vhost_name = "bloomcast";
   vinfo.server_string = "bloomcast";
   vinfo.timeout_secs = static_cast<unsigned int>(options_.header_timeout_s);
-  vinfo.keepalive_timeout = options_.keepalive_timeout_s;
   // WebSocket peers idle for 30 s are pinged; no answer for 70 s and they are dropped, so a phone
   // that vanished without a FIN does not hold a slot.
   static const lws_retry_bo_t idle_policy = {nullptr, 0, 0, 30, 70, 0};
   vinfo.retry_and_idle_policy = &idle_policy;
   vinfo.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   vhost_ = lws_create_vhost(context_, &vinfo);
-  if (!vhost_) {
-    destroy();
-    return std::unexpected(Error{"http", "cannot listen on " + options_.bind_address + ":" +
-                                             std::to_string(options_.port)});
-  }
-  bound_port_ = lws_get_vhost_listen_port(vhost_);
+  if (!vhost_) return fail("cannot create the WebSocket vhost");
+
+  std::string where = options_.bind_address + ":" + std::to_string(options_.port);
+  sockaddr_in addr{};
+  if (uv_ip4_addr(options_.bind_address.c_str(), options_.port, &addr) != 0)
+    return fail("bad bind address " + options_.bind_address);
+  listener_ = new uv_tcp_t{};
+  uv_tcp_init(loop_.uv(), listener_);
+  listener_->data = this;
+  int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 4096, &HttpServer::onConnection);
+  if (rc != 0) return fail("cannot listen on " + where + ": " + uv_strerror(rc));
+  sockaddr_storage bound{};
+  int len = sizeof bound;
+  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  bound_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  sweep_timer_.start(1000, 1000, [this] { sweep(); });
   spdlog::info("http: listening on {}:{}", options_.bind_address, bound_port_);
   return {};
 }
 
 void HttpServer::stopAccepting() {
-  if (context_) lws_context_deprecate(context_, nullptr);
+  if (!listener_) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(listener_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  listener_ = nullptr;
+}
+
+std::size_t HttpServer::awaitingFirstRequest() const {
+  std::size_t n = ws_awaiting_upgrade_.size();
+  for (const HttpConnection* c : connections_)
+    if (!c->requested) ++n;
+  return n;
 }
 
 void HttpServer::destroy() {
+  stopAccepting();
+  sweep_timer_.stop();
+  for (HttpConnection* c : std::vector<HttpConnection*>(connections_.begin(), connections_.end())) {
+    closeConnection(*c);
+    c->server = nullptr;
+  }
+  connections_.clear();
   if (context_user_) {
     static std::mutex parked_mu;
     static std::vector<std::unique_ptr<ContextUser>> parked;
@@ -312,137 +410,204 @@ void HttpServer::destroy() {
   lwsContextDestroyOnUvLoop(c, loop_.uv());
 }
 
-int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
-  auto* cell = static_cast<ContextUser*>(lws_context_user(lws_get_context(wsi)));
-  HttpServer* server = cell ? cell->server : nullptr;
-  if (!server) return lws_callback_http_dummy(wsi, reason, user, in, len);  // destroyed
-  struct InCallback {
-    int& depth;
-    explicit InCallback(int& d) : depth(d) { ++depth; }
-    ~InCallback() { --depth; }
-  } in_callback(server->in_callback_);
-  switch (reason) {
-    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-      // `in` carries the accepted socket; non-zero closes it before any byte is read.
-      return server->admitConnection(static_cast<int>(reinterpret_cast<intptr_t>(in))) ? 0 : 1;
-    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-      server->connectionOpened(wsi);
-      break;
-    case LWS_CALLBACK_WSI_DESTROY:
-      server->connectionClosed(wsi);
-      break;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-      server->awaiting_request_.erase(wsi);  // a WebSocket upgrade: its request is in
-      return server->websockets_.callback(wsi, reason, in, len);
-    case LWS_CALLBACK_ESTABLISHED:
-    case LWS_CALLBACK_RECEIVE:
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-    case LWS_CALLBACK_CLOSED:
-      return server->websockets_.callback(wsi, reason, in, len);
-    case LWS_CALLBACK_HTTP:
-      return server->onHttp(wsi, user, static_cast<const char*>(in));
-    case LWS_CALLBACK_HTTP_BODY:
-      return server->onBody(wsi, user, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      return server->onBodyComplete(wsi, user);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-      return server->onWriteable(wsi, user);
-    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-      return server->finishTransaction(wsi, user);
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-      server->onClosed(user);
-      break;
-    default:
-      break;
+// ---- connections ------------------------------------------------------------------------------
+
+void HttpServer::onConnection(uv_stream_t* listener, int status) {
+  auto* server = static_cast<HttpServer*>(listener->data);
+  if (status < 0) {
+    spdlog::warn("http: accept failed: {}", uv_strerror(status));
+    return;
   }
-  return lws_callback_http_dummy(wsi, reason, user, in, len);
+  auto* c = new HttpConnection;
+  c->tcp.data = c;
+  uv_tcp_init(server->loop_.uv(), &c->tcp);
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete connectionOf(h); });
+    return;
+  }
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&peer), &len);
+  c->ip = peerAddress(peer);
+  if (!server->admitConnection(c->ip)) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete connectionOf(h); });
+    return;
+  }
+  c->server = server;
+  server->countOpen(c->ip);
+  server->connections_.insert(c);
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(server->options_.header_timeout_s);
+  c->head_started = true;  // the first request's head is due from accept on
+  server->startReading(*c);
 }
 
-int HttpServer::onHttp(lws* wsi, void* user, const char* uri) {
-  if (current(user)) onClosed(user);  // a previous exchange on this connection never finished
-  awaiting_request_.erase(wsi);
+void HttpServer::startReading(HttpConnection& c) {
+  if (c.reading) return;
+  c.reading = true;
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&c.tcp),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(readBuffer(), kReadBufferBytes); },
+      [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+        HttpConnection* conn = connectionOf(stream);
+        if (conn->server) conn->server->onRead(*conn, nread, buf);
+      });
+}
+
+void HttpServer::onRead(HttpConnection& c, ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0) return;
+  if (nread < 0) {  // EOF or error: the client is gone (or done, when draining)
+    closeConnection(c);
+    return;
+  }
+  auto n = static_cast<std::size_t>(nread);
+  switch (c.state) {
+    case HttpConnection::State::Draining:
+    case HttpConnection::State::Closing:
+      return;  // dropped
+    case HttpConnection::State::Head:
+      if (!c.head_started) {
+        c.head_started = true;
+        c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
+      }
+      // A head can only complete with a line end; parse again only when one arrived or the
+      // buffer outgrew a head, so a trickled head costs no rescans.
+      c.in.append(buf->base, n);
+      if (std::memchr(buf->base, '\n', n) || c.in.size() > head_limits_.max_head_bytes) process(c);
+      return;
+    case HttpConnection::State::Body:
+      c.in.append(buf->base, n);
+      process(c);
+      return;
+    case HttpConnection::State::Responding:
+      // Pipelined requests wait; past the bound, stop reading until this answer is out.
+      c.in.append(buf->base, n);
+      if (c.in.size() > kMaxPipelinedBytes && c.reading) {
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
+        c.reading = false;
+      }
+      return;
+  }
+}
+
+void HttpServer::process(HttpConnection& c) {
+  if (c.processing) return;
+  c.processing = true;
+  for (;;) {
+    if (c.state == HttpConnection::State::Head) {
+      if (c.in.empty()) break;
+      HttpHeadResult parsed = parseRequestHead(c.in, head_limits_);
+      if (parsed.kind == HttpHeadResult::Kind::Incomplete) break;
+      startRequest(c, parsed);
+      continue;
+    }
+    if (c.state == HttpConnection::State::Body) {
+      if (c.in.size() < c.body_needed) break;
+      bodyComplete(c);
+      continue;
+    }
+    break;  // Responding, Draining, Closing: nothing to parse now
+  }
+  c.processing = false;
+}
+
+void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   auto ex = std::make_shared<HttpExchange>();
   ex->server = this;
-  ex->wsi = wsi;
+  ex->conn = &c;
   ex->started = std::chrono::steady_clock::now();
-  static_cast<Pss*>(user)->exchange = new std::shared_ptr<HttpExchange>(ex);
+  c.exchange = ex;
+  c.requested = true;
+  c.head_started = false;
+  c.state = HttpConnection::State::Responding;
   ++in_flight_;
-
-  char* uri_ptr = nullptr;
-  int uri_len = 0;
-  int method = lws_http_get_uri_and_method(wsi, &uri_ptr, &uri_len);
+  if (parsed.kind == HttpHeadResult::Kind::Invalid) {
+    c.in.clear();
+    ex->request.method = "?";
+    ex->close_after = true;
+    const auto& e = parsed.error;
+    std::string code = e.status == 431 ? "header_too_large" : e.status == 505 ? "http_version_not_supported" : "bad_request";
+    respondEarly(ex, HttpResponse::error(e.status, code, e.message));
+    return;
+  }
+  HttpRequestHead& head = parsed.head;
+  std::size_t head_bytes = parsed.consumed;
   auto& req = ex->request;
-  req.method = methodName(method);
-  req.path = uri ? uri : "";
-  req.authorization = lwsHeader(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-  req.content_type = lwsHeader(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
-  // The peer's address was read once when the connection opened (no syscall per request).
-  auto known = connection_ip_.find(wsi);
-  req.remote_ip = known != connection_ip_.end() ? known->second : peerAddress(lws_get_socket_fd(wsi));
-  req.query = lwsQuery(wsi);
+  req.method = std::move(head.method);
+  req.path = std::move(head.path);
+  req.query = std::move(head.query);
+  req.authorization = std::move(head.authorization);
+  req.content_type = std::move(head.content_type);
+  req.remote_ip = c.ip;
+  ex->keep_alive = head.keep_alive;
+  ex->http10 = head.minor_version == 0;
 
-  if (req.method.empty()) {
+  if (head.upgrade_websocket && req.method == "GET" && websockets_.hasRoute(req.path)) {
+    // lws reads the head again from the bytes as they came, and everything after them.
+    --in_flight_;
+    c.exchange.reset();
+    ex->conn = nullptr;
+    handOverToWebSockets(c);
+    return;
+  }
+  c.in.erase(0, head_bytes);
+  if (!knownMethod(req.method)) {
     ex->close_after = true;
     respondEarly(ex, HttpResponse::error(405, "method_not_allowed", "unsupported method"));
-    return 0;
+    return;
   }
-  std::string content_length = lwsHeader(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-  std::string transfer_encoding = lwsHeader(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
-  if (!content_length.empty() && !transfer_encoding.empty()) {
+  if (head.content_length && head.transfer_encoding) {
     ex->close_after = true;
-    respondEarly(ex, HttpResponse::error(400, "bad_request",
-                                         "Content-Length and Transfer-Encoding together"));
-    return 0;
+    respondEarly(ex, HttpResponse::error(400, "bad_request", "Content-Length and Transfer-Encoding together"));
+    return;
   }
-  if (!content_length.empty()) {
-    std::size_t declared = 0;
-    bool numeric = std::all_of(content_length.begin(), content_length.end(), ::isdigit) &&
-                   content_length.size() < 19;
-    if (numeric) declared = std::stoull(content_length);
-    if (!numeric || declared > options_.max_body_bytes) {
-      ex->close_after = true;
-      respondEarly(ex, HttpResponse::error(413, "payload_too_large",
-                                           "request body over " +
-                                               std::to_string(options_.max_body_bytes) + " bytes"));
-      return 0;
-    }
-    if (declared > 0) {
-      ex->awaiting_body = true;
-      return 0;
-    }
-  } else if (!transfer_encoding.empty()) {
+  if (head.transfer_encoding) {
     ex->close_after = true;
-    respondEarly(ex, HttpResponse::error(411, "length_required",
-                                         "request bodies need a Content-Length"));
-    return 0;
+    respondEarly(ex, HttpResponse::error(411, "length_required", "request bodies need a Content-Length"));
+    return;
   }
-  dispatch(ex);
-  return 0;
-}
-
-int HttpServer::onBody(lws*, void* user, const void* in, size_t len) {
-  auto ex = current(user);
-  if (!ex || !ex->awaiting_body) return 0;
-  if (ex->request.body.size() + len > options_.max_body_bytes) {
-    ex->awaiting_body = false;
+  uint64_t declared = head.content_length.value_or(0);
+  if (declared > options_.max_body_bytes) {
     ex->close_after = true;
-    ex->request.body.clear();
     respondEarly(ex, HttpResponse::error(413, "payload_too_large",
-                                         "request body over " +
-                                             std::to_string(options_.max_body_bytes) + " bytes"));
-    return 0;
+                                         "request body over " + std::to_string(options_.max_body_bytes) + " bytes"));
+    return;
   }
-  ex->request.body.append(static_cast<const char*>(in), len);
-  return 0;
+  if (declared == 0) {
+    dispatch(ex);
+    return;
+  }
+  c.state = HttpConnection::State::Body;
+  c.body_needed = static_cast<std::size_t>(declared);
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
+  if (head.expect_continue && c.in.size() < c.body_needed) write(c, "HTTP/1.1 100 Continue\r\n\r\n", After::Nothing);
 }
 
-int HttpServer::onBodyComplete(lws*, void* user) {
-  auto ex = current(user);
-  if (!ex || !ex->awaiting_body) return 0;
-  ex->awaiting_body = false;
+void HttpServer::bodyComplete(HttpConnection& c) {
+  auto ex = c.exchange;
+  ex->request.body.assign(c.in, 0, c.body_needed);
+  c.in.erase(0, c.body_needed);
+  c.body_needed = 0;
+  c.state = HttpConnection::State::Responding;
   dispatch(ex);
-  return 0;
+}
+
+void HttpServer::handOverToWebSockets(HttpConnection& c) {
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(&c.tcp), &fd);
+  // The libuv handle owns its descriptor and closes it; lws gets a duplicate of the socket.
+  int ws_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  std::string buffered = std::move(c.in);
+  closeConnection(c);
+  if (ws_fd < 0 || !vhost_) {
+    if (ws_fd >= 0) ::close(ws_fd);
+    spdlog::warn("http: cannot hand a WebSocket upgrade over: {}", std::strerror(errno));
+    return;
+  }
+  ++in_callback_;
+  // On failure lws closes ws_fd itself.
+  lws_adopt_socket_vhost_readbuf(vhost_, ws_fd, buffered.data(), buffered.size());
+  --in_callback_;
 }
 
 void HttpServer::respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpResponse response) {
@@ -450,7 +615,6 @@ void HttpServer::respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpRespo
 }
 
 void HttpServer::dispatch(const std::shared_ptr<HttpExchange>& ex) {
-  ex->dispatched = true;
   auto result = router_.match(ex->request.method, ex->request.path);
   if (auto* m = std::get_if<Router<HttpHandler>::Match>(&result)) {
     ex->request.params = std::move(m->params);
@@ -469,164 +633,248 @@ void HttpServer::dispatch(const std::shared_ptr<HttpExchange>& ex) {
   respondEarly(ex, HttpResponse::error(404, "not_found", "no such resource: " + ex->request.path));
 }
 
-namespace {
-constexpr std::size_t kInlineBodyBytes = 16 * 1024;  // bodies up to this go out with the headers
-}  // namespace
+// ---- answers ----------------------------------------------------------------------------------
 
-// An answer that arrives outside lws's own callbacks (a Redis reply, a timer) and is small goes
-// straight out: asking lws for a writable turn first costs two poll changes, and on the libuv
-// backend each is several epoll_ctl calls (uv_poll_start re-adds the fd) — more than the send.
-// No "is the socket full" probe (lws_send_pipe_choked is a poll() call): the previous answer on
-// this connection has left (lws completes a transaction only then), and should the kernel take
-// only part of this one, lws keeps the rest and sends it when the socket drains.
-bool HttpServer::writeNow(const std::shared_ptr<HttpExchange>& ex) {
-  if (in_callback_ > 0 || !ex->wsi || ex->headers_sent || ex->close_after || ex->awaiting_body) return false;
-  const HttpResponse& r = *ex->response;
-  if (!r.file_path.empty() || r.producer || r.body.size() > kInlineBodyBytes) return false;
-  lws* wsi = ex->wsi;
-  ++in_callback_;
-  int rc = onWriteable(wsi, lws_wsi_user(wsi));
-  --in_callback_;
-  // Outside a callback there is no return value to close with: lws closes it on its next turn.
-  if (rc < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-  return true;
-}
-
-int HttpServer::onWriteable(lws* wsi, void* user) {
-  auto ex = current(user);
-  if (!ex || !ex->response) return 0;
+void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
+  HttpConnection& c = *ex->conn;
   HttpResponse& r = *ex->response;
-  bool head = ex->request.method == "HEAD";
+  bool head_only = ex->request.method == "HEAD";
+  bool streamed = static_cast<bool>(r.producer);
+  bool no_body = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+  if (streamed) ex->close_after = true;  // the chunked framing ends the body; no reuse after it
+  bool close = ex->close_after || !ex->keep_alive;
 
-  if (!ex->headers_sent && !r.file_path.empty()) {
-    ex->headers_sent = true;
-    completed(*ex);
-    std::string extra;
-    for (const auto& [k, v] : r.headers) extra += k + ": " + v + "\r\n";
-    int n = lws_serve_http_file(wsi, r.file_path.c_str(), r.content_type.c_str(),
-                                extra.empty() ? nullptr : extra.c_str(), static_cast<int>(extra.size()));
-    if (n < 0) return -1;
-    if (n > 0) return finishTransaction(wsi, user);
-    return 0;
+  uint64_t length = r.body.size();
+  if (!r.file_path.empty()) {
+    int fd = ::open(r.file_path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      if (fd >= 0) ::close(fd);
+      r = HttpResponse::error(404, "not_found", "no such file");
+      length = r.body.size();
+    } else {
+      c.file_fd = fd;
+      c.file_left = static_cast<uint64_t>(st.st_size);
+      length = c.file_left;
+    }
   }
+  completed(*ex);
 
-  if (!ex->headers_sent) {
-    ex->headers_sent = true;
-    completed(*ex);
-    std::vector<unsigned char> buf(LWS_PRE + 4096 + r.headers.size() * 256 +
-                                   (r.body.size() <= kInlineBodyBytes ? r.body.size() : 0));
-    unsigned char* start = buf.data() + LWS_PRE;
-    unsigned char* p = start;
-    unsigned char* end = buf.data() + buf.size() - 1;
-    bool streamed = static_cast<bool>(r.producer);
-    // Without a length lws adds "connection: close"; the chunked framing is ours.
-    if (streamed) ex->close_after = true;
-    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(r.status), r.content_type.c_str(),
-                                    streamed ? LWS_ILLEGAL_HTTP_CONTENT_LEN : r.body.size(), &p, end))
-      return -1;
-    if (streamed && !head) {
-      static const std::string chunked = "chunked";
-      if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
-                                       reinterpret_cast<const unsigned char*>(chunked.data()),
-                                       static_cast<int>(chunked.size()), &p, end))
-        return -1;
+  std::string out;
+  out.reserve(256 + (r.file_path.empty() && !streamed ? r.body.size() : 0));
+  out.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ").append(reasonPhrase(r.status));
+  out.append("\r\nserver: bloomcast\r\ncontent-type: ").append(r.content_type);
+  if (streamed) out.append("\r\ntransfer-encoding: chunked");
+  else if (!no_body) out.append("\r\ncontent-length: ").append(std::to_string(length));
+  out.append("\r\n");
+  for (const auto& [k, v] : r.headers) out.append(k).append(": ").append(v).append("\r\n");
+  if (close) out.append("connection: close\r\n");
+  else if (ex->http10) out.append("connection: keep-alive\r\n");
+  out.append("\r\n");
+
+  if (head_only || no_body) {
+    if (c.file_fd >= 0) {
+      ::close(c.file_fd);
+      c.file_fd = -1;
+      c.file_left = 0;
     }
-    for (const auto& [k, v] : r.headers) {
-      std::string name = k + ":";
-      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name.c_str()),
-                                      reinterpret_cast<const unsigned char*>(v.data()),
-                                      static_cast<int>(v.size()), &p, end))
-        return -1;
-    }
-    if (ex->close_after && !streamed) {
-      static const std::string close = "close";
-      if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-                                       reinterpret_cast<const unsigned char*>(close.data()),
-                                       static_cast<int>(close.size()), &p, end))
-        return -1;
-    }
-    if (lws_finalize_http_header(wsi, &p, end)) return -1;
-    // A small body goes out with the headers in one send: no second writable turn, which on a
-    // libuv loop costs a poll change (several epoll_ctl calls) per request.
-    bool inline_body = !streamed && !head && r.body.size() <= kInlineBodyBytes &&
-                       static_cast<std::size_t>(end - p) >= r.body.size();
-    if (inline_body) {
-      std::memcpy(p, r.body.data(), r.body.size());
-      p += r.body.size();
-      ex->body_offset = r.body.size();
-    }
-    int n = static_cast<int>(p - start);
-    if (lws_write(wsi, start, static_cast<std::size_t>(n), LWS_WRITE_HTTP_HEADERS) != n) return -1;
-    if ((r.body.empty() && !streamed) || head || inline_body) return finishTransaction(wsi, user);
-    lws_callback_on_writable(wsi);
-    return 0;
+    write(c, std::move(out), After::Finish);
+  } else if (c.file_fd >= 0) {
+    write(c, std::move(out), After::NextFileSlice);
+  } else if (streamed) {
+    write(c, std::move(out), After::NextPiece);
+  } else {
+    out.append(r.body);
+    std::string().swap(r.body);
+    write(c, std::move(out), After::Finish);
   }
-
-  if (r.producer) return writeStreamed(wsi, user, ex);
-
-  // Body, one slice per writable callback.
-  constexpr std::size_t kSlice = 64 * 1024;
-  std::size_t n = std::min(kSlice, r.body.size() - ex->body_offset);
-  std::vector<unsigned char> buf(LWS_PRE + n);
-  std::memcpy(buf.data() + LWS_PRE, r.body.data() + ex->body_offset, n);
-  ex->body_offset += n;
-  bool last = ex->body_offset == r.body.size();
-  if (lws_write(wsi, buf.data() + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-      static_cast<int>(n))
-    return -1;
-  if (!last) {
-    lws_callback_on_writable(wsi);
-    return 0;
-  }
-  return finishTransaction(wsi, user);
 }
 
-// One piece of a streamed body per writable callback, as one HTTP/1.1 chunk; the producer is
-// asked for the next piece only once this one is handed to lws.
-int HttpServer::writeStreamed(lws* wsi, void* user, const std::shared_ptr<HttpExchange>& ex) {
-  // lws calls back writable only once what it buffered of a partial send has left, so the
-  // connection is closed after the final chunk, not while part of it still waits.
-  if (ex->final_written) return finishTransaction(wsi, user);
-  if (!ex->piece_ready) {
-    if (ex->producer_asked) return 0;  // the producer has not answered yet
-    ex->producer_asked = true;
-    std::weak_ptr<HttpExchange> weak = ex;
-    BodyWriter writer = [weak](std::string piece, BodyEnd end) {
-      auto e = weak.lock();
-      if (!e || !e->wsi || e->piece_ready || !e->producer_asked) return;
-      e->producer_asked = false;
-      e->piece = std::move(piece);
-      e->piece_end = end;
-      e->piece_ready = true;
-      lws_callback_on_writable(e->wsi);
-    };
-    auto producer = ex->response->producer;  // a copy: the producer may outlive this call
-    producer(std::move(writer));
-    return 0;
+// Writes at once what the socket takes; the rest goes to uv_write, whose completion carries on
+// with `after`. A write completed at once carries on at once.
+void HttpServer::write(HttpConnection& c, std::string data, After after) {
+  if (c.state == HttpConnection::State::Closing) return;
+  std::size_t done = 0;
+  if (c.writes_in_flight == 0) {
+    uv_buf_t buf = uv_buf_init(data.data(), static_cast<unsigned int>(data.size()));
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      closeConnection(c);
+      return;
+    }
+    if (n > 0) done = static_cast<std::size_t>(n);
   }
-  ex->piece_ready = false;
-  if (ex->piece_end == BodyEnd::Abort) {
-    spdlog::warn("http: {} {}: streamed body aborted", ex->request.method, ex->request.path);
-    return -1;
+  if (done == data.size()) {
+    writeDone(c, after);
+    return;
   }
-  bool last = ex->piece_end == BodyEnd::Last;
-  char size_line[24];
-  int size_len = ex->piece.empty() ? 0 : std::snprintf(size_line, sizeof size_line, "%zx\r\n", ex->piece.size());
-  std::string framed;
-  framed.reserve(LWS_PRE + static_cast<std::size_t>(size_len) + ex->piece.size() + 7);
-  framed.append(LWS_PRE, '\0');
-  framed.append(size_line, static_cast<std::size_t>(size_len));
-  framed.append(ex->piece);
-  if (size_len > 0) framed.append("\r\n");
-  if (last) framed.append("0\r\n\r\n");
-  std::string().swap(ex->piece);
-  std::size_t n = framed.size() - LWS_PRE;
-  if (n > 0 && lws_write(wsi, reinterpret_cast<unsigned char*>(framed.data()) + LWS_PRE, n,
-                         last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != static_cast<int>(n))
-    return -1;
-  ex->final_written = last;
-  lws_callback_on_writable(wsi);
-  return 0;
+  queueWrite(c, done == 0 ? std::move(data) : data.substr(done), after);
+}
+
+// Hands `data` to uv_write; its completion carries on with `after` (a later loop turn).
+void HttpServer::queueWrite(HttpConnection& c, std::string data, After after) {
+  auto* w = new WriteReq;
+  w->data = std::move(data);
+  w->after = after;
+  w->req.data = w;
+  ++c.writes_in_flight;
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.keepalive_timeout_s);
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned int>(w->data.size()));
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1, [](uv_write_t* req, int status) {
+    std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req->data));
+    HttpConnection* conn = connectionOf(req->handle);
+    --conn->writes_in_flight;
+    if (!conn->server || conn->state == HttpConnection::State::Closing) return;
+    if (status < 0) {
+      conn->server->closeConnection(*conn);
+      return;
+    }
+    conn->deadline = std::chrono::steady_clock::now() +
+                     std::chrono::seconds(conn->server->options_.keepalive_timeout_s);
+    conn->server->writeDone(*conn, w->after);
+  });
+  if (rc != 0) {
+    --c.writes_in_flight;
+    delete w;
+    closeConnection(c);
+  }
+}
+
+void HttpServer::writeDone(HttpConnection& c, After after) {
+  switch (after) {
+    case After::Nothing: return;
+    case After::Finish: finishExchange(c); return;
+    case After::NextFileSlice: nextFileSlice(c); return;
+    case After::NextPiece: askProducer(c); return;
+  }
+}
+
+void HttpServer::nextFileSlice(HttpConnection& c) {
+  if (c.file_left == 0) {
+    ::close(c.file_fd);
+    c.file_fd = -1;
+    finishExchange(c);
+    return;
+  }
+  std::string slice(static_cast<std::size_t>(std::min<uint64_t>(c.file_left, kFileSliceBytes)), '\0');
+  ssize_t n = ::read(c.file_fd, slice.data(), slice.size());
+  if (n <= 0) {  // the file shrank or failed under us: the client sees a short body
+    spdlog::warn("http: {} ended early", c.exchange ? c.exchange->request.path : "file");
+    closeConnection(c);
+    return;
+  }
+  slice.resize(static_cast<std::size_t>(n));
+  c.file_left -= static_cast<uint64_t>(n);
+  // One slice per write completion: uv_write completes on a later loop turn, so other
+  // connections get their turn between slices.
+  queueWrite(c, std::move(slice), After::NextFileSlice);
+}
+
+// One piece of a streamed body per write completion, as one HTTP/1.1 chunk; the producer is
+// asked for the next piece only once the previous one has left.
+void HttpServer::askProducer(HttpConnection& c) {
+  auto ex = c.exchange;
+  if (!ex || ex->producer_asked) return;
+  ex->producer_asked = true;
+  std::weak_ptr<HttpExchange> weak = ex;
+  BodyWriter writer = [weak](std::string piece, BodyEnd end) {
+    auto e = weak.lock();
+    if (!e || !e->conn || !e->producer_asked) return;
+    e->producer_asked = false;
+    HttpConnection& conn = *e->conn;
+    HttpServer& server = *e->server;
+    if (end == BodyEnd::Abort) {
+      spdlog::warn("http: {} {}: streamed body aborted", e->request.method, e->request.path);
+      server.closeConnection(conn);
+      return;
+    }
+    bool last = end == BodyEnd::Last;
+    std::string framed;
+    if (!piece.empty()) {
+      char size_line[24];
+      int size_len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", piece.size());
+      framed.reserve(static_cast<std::size_t>(size_len) + piece.size() + 7);
+      framed.append(size_line, static_cast<std::size_t>(size_len)).append(piece).append("\r\n");
+    }
+    if (last) framed.append("0\r\n\r\n");
+    if (framed.empty()) {  // an empty middle piece: ask again
+      server.askProducer(conn);
+      return;
+    }
+    server.write(conn, std::move(framed), last ? After::Finish : After::NextPiece);
+  };
+  auto producer = ex->response->producer;  // a copy: the producer may outlive this call
+  producer(std::move(writer));
+}
+
+void HttpServer::finishExchange(HttpConnection& c) {
+  auto ex = std::move(c.exchange);
+  bool close = !ex || ex->close_after || !ex->keep_alive;
+  if (ex) {
+    ex->conn = nullptr;
+    --in_flight_;
+  }
+  if (close) {
+    endConnection(c);
+    return;
+  }
+  c.state = HttpConnection::State::Head;
+  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.keepalive_timeout_s);
+  startReading(c);
+  if (!c.in.empty()) {
+    c.head_started = true;
+    c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
+    process(c);
+  }
+}
+
+// Closing right away while the client is still sending would reset the connection and could
+// destroy the answer before the client read it; so the write side is shut (the client sees the
+// end of the answer) and what still comes is read and dropped until the client closes or
+// kDrainTime passes.
+void HttpServer::endConnection(HttpConnection& c) {
+  if (c.state == HttpConnection::State::Closing || c.state == HttpConnection::State::Draining) return;
+  c.state = HttpConnection::State::Draining;
+  c.in.clear();
+  c.deadline = std::chrono::steady_clock::now() + kDrainTime;
+  startReading(c);
+  auto* req = new uv_shutdown_t{};
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&c.tcp), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+    delete req;
+    closeConnection(c);
+  }
+}
+
+void HttpServer::closeConnection(HttpConnection& c) {
+  if (c.state == HttpConnection::State::Closing) return;
+  c.state = HttpConnection::State::Closing;
+  if (c.exchange) {
+    c.exchange->conn = nullptr;
+    c.exchange.reset();
+    --in_flight_;
+  }
+  if (c.file_fd >= 0) {
+    ::close(c.file_fd);
+    c.file_fd = -1;
+  }
+  if (c.server) {
+    countClosed(c.ip);
+    connections_.erase(&c);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), [](uv_handle_t* h) { delete connectionOf(h); });
+}
+
+// Once a second: connections past their deadline are closed (a head or body that does not
+// arrive in time, an idle keep-alive connection, an answer the client does not read, a drain
+// that is over).
+void HttpServer::sweep() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<HttpConnection*> expired;
+  for (HttpConnection* c : connections_) {
+    bool timed = c->state != HttpConnection::State::Responding || c->writes_in_flight > 0;
+    if (timed && now > c->deadline) expired.push_back(c);
+  }
+  for (HttpConnection* c : expired) closeConnection(*c);
 }
 
 void HttpServer::completed(HttpExchange& ex) {
@@ -643,25 +891,39 @@ void HttpServer::completed(HttpExchange& ex) {
   else spdlog::debug("http: {} {} -> {}", ex.request.method, ex.request.path, status);
 }
 
-int HttpServer::finishTransaction(lws* wsi, void* user) {
-  auto ex = current(user);
-  bool close = ex && ex->close_after;
-  if (ex) {
-    ex->wsi = nullptr;
-    --in_flight_;
-  }
-  release(user);
-  if (close) return -1;
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
+// ---- WebSockets (lws) -------------------------------------------------------------------------
 
-void HttpServer::onClosed(void* user) {
-  auto ex = current(user);
-  if (ex) {
-    if (ex->wsi) --in_flight_;
-    ex->wsi = nullptr;
+int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  auto* cell = static_cast<ContextUser*>(lws_context_user(lws_get_context(wsi)));
+  HttpServer* server = cell ? cell->server : nullptr;
+  if (!server) return lws_callback_http_dummy(wsi, reason, user, in, len);  // destroyed
+  struct InCallback {
+    int& depth;
+    explicit InCallback(int& d) : depth(d) { ++depth; }
+    ~InCallback() { --depth; }
+  } in_callback(server->in_callback_);
+  switch (reason) {
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+      server->wsOpened(wsi);
+      break;
+    case LWS_CALLBACK_WSI_DESTROY:
+      server->wsClosed(wsi);
+      break;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      server->ws_awaiting_upgrade_.erase(wsi);
+      return server->websockets_.callback(wsi, reason, in, len);
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+      return server->websockets_.callback(wsi, reason, in, len);
+    case LWS_CALLBACK_HTTP:
+      // Only upgrades are handed to lws; one it did not take as such is closed.
+      return -1;
+    default:
+      break;
   }
-  release(user);
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 }  // namespace bloomcast

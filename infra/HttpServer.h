@@ -1,20 +1,35 @@
 #pragma once
-// HttpServer: HTTP/1.1 on libwebsockets, running on the EventLoop as a foreign libuv loop.
+// HttpServer: HTTP/1.1 on libuv TCP handles, on the EventLoop; WebSocket upgrades are handed to
+// libwebsockets (see WebSocket.h), which runs on the same loop as a foreign libuv loop.
 //
-//   lws callback -> HttpRequest (method, decoded path, query, a few headers, body <= limit)
-//                -> Router -> handler(request, responder)
+//   uv_tcp read -> HttpParser (head) -> body (<= limit) -> HttpRequest -> Router
+//               -> handler(request, responder)
 //   handler answers now or later: HttpResponder::send() from any later loop iteration (after an
-//   async Redis reply, say); the response is written when the socket is writable, in 64 KiB
-//   slices, so one large answer never stalls the loop. A responder whose client left turns
-//   send() into a no-op.
+//   async Redis reply, say). The answer is written at once (uv_try_write); what the socket does
+//   not take is queued with uv_write. Files go out in 64 KiB slices and streamed bodies piece by
+//   piece, one per write completion, so one large answer never stalls the loop. A responder
+//   whose client left turns send() into a no-op.
 //
-// Bodies: Content-Length above max_body_bytes -> 413 before reading; a body that grows past the
-// limit while arriving -> 413; a chunked body -> 411 (every API client sends Content-Length, and
-// refusing chunked bodies closes a request-smuggling door); Content-Length together with
-// Transfer-Encoding -> 400. Each of these closes the connection.
+// Why not libwebsockets for plain HTTP too: lws 4.1 on a libuv loop changes the socket's poll
+// set several times per keep-alive request (each change an epoll_ctl), which cost more than the
+// request itself under order load. Here a keep-alive connection is read with one uv_read_start
+// for its whole life, so a request costs one read and one write.
+//
+// Requests: one at a time per connection, in order (pipelined requests wait in the buffer,
+// at most 64 KiB of them). Heads: see HttpParser.h (8 KiB, 64 fields -> 431). Bodies:
+// Content-Length above max_body_bytes -> 413 before reading; a chunked body -> 411 (every API
+// client sends Content-Length, and refusing chunked bodies closes a request-smuggling door);
+// Content-Length together with Transfer-Encoding -> 400. Each of these closes the connection
+// after the answer (write side shut, the rest of the request read and dropped for up to 2 s so
+// the client sees the answer rather than a reset). "Expect: 100-continue" is answered.
+//
+// Timeouts: a request head (and then its body) must arrive within header_timeout_s of its first
+// byte (slowloris); an idle keep-alive connection is closed after keepalive_timeout_s; an answer
+// the client does not read for keepalive_timeout_s closes the connection.
 //
 // Thread: loop thread only. Owned by app/, which registers routes before start().
 #include <libwebsockets.h>
+#include <uv.h>
 
 #include <chrono>
 #include <cstdint>
@@ -32,6 +47,7 @@
 
 #include "infra/Error.h"
 #include "infra/EventLoop.h"
+#include "infra/HttpParser.h"
 #include "infra/Metrics.h"
 #include "infra/Router.h"
 #include "infra/WebSocket.h"
@@ -82,6 +98,7 @@ struct HttpResponse {
 
 class HttpServer;
 struct HttpExchange;
+struct HttpConnection;
 
 // The handle a handler completes its request with. Copyable; loop thread only.
 class HttpResponder {
@@ -120,7 +137,7 @@ class HttpServer {
   void websocket(std::string path, WebSocketHandler* handler) { websockets_.route(std::move(path), handler); }
   WebSocketHub& websockets() { return websockets_; }
 
-  // Creates the lws context on the loop (call on the loop thread, or before run()).
+  // Listens, and creates the lws context for WebSockets (call on the loop thread, or before run()).
   std::expected<void, Error> start();
   int port() const { return bound_port_; }
 
@@ -128,36 +145,51 @@ class HttpServer {
   void stopAccepting();
   std::size_t inFlight() const { return in_flight_; }
   // Connections accepted that have not yet delivered a request: a client may have sent one that
-  // lws has not read yet, so shutdown gives them a moment before closing them unanswered.
-  std::size_t awaitingFirstRequest() const { return awaiting_request_.size(); }
-  // Step 2: closes every connection and releases lws; its handles close on the next loop turns.
+  // has not been read yet, so shutdown gives them a moment before closing them unanswered.
+  std::size_t awaitingFirstRequest() const;
+  // Step 2: closes every connection and releases lws; handles close on the next loop turns.
   void destroy();
 
-  lws_context* context() { return context_; }
-
-  // Internal: the lws protocol callback.
+  // Internal: the lws protocol callback (WebSocket connections only).
   static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
  private:
   friend struct HttpExchange;
+  friend struct HttpConnection;
   friend class HttpResponder;
-  int onHttp(lws* wsi, void* pss, const char* uri);
-  int onBody(lws* wsi, void* pss, const void* in, size_t len);
-  int onBodyComplete(lws* wsi, void* pss);
-  int onWriteable(lws* wsi, void* pss);
-  bool writeNow(const std::shared_ptr<HttpExchange>& ex);
-  int writeStreamed(lws* wsi, void* pss, const std::shared_ptr<HttpExchange>& ex);
-  int finishTransaction(lws* wsi, void* pss);
-  void onClosed(void* pss);
+  struct WriteReq;
+  enum class After { Nothing, Finish, NextFileSlice, NextPiece };
+
+  static void onConnection(uv_stream_t* listener, int status);
+  void onRead(HttpConnection& c, ssize_t nread, const uv_buf_t* buf);
+  void process(HttpConnection& c);
+  void startRequest(HttpConnection& c, HttpHeadResult& parsed);
+  void bodyComplete(HttpConnection& c);
   void dispatch(const std::shared_ptr<HttpExchange>& ex);
   void respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpResponse response);
+  void respond(const std::shared_ptr<HttpExchange>& ex);
+  void startReading(HttpConnection& c);
+  void write(HttpConnection& c, std::string data, After after);
+  void queueWrite(HttpConnection& c, std::string data, After after);
+  void writeDone(HttpConnection& c, After after);
+  void nextFileSlice(HttpConnection& c);
+  void askProducer(HttpConnection& c);
+  void finishExchange(HttpConnection& c);
+  void endConnection(HttpConnection& c);  // close after the answer: shut writes, drain reads
+  void closeConnection(HttpConnection& c);
+  void handOverToWebSockets(HttpConnection& c);
+  void sweep();
   void completed(HttpExchange& ex);
 
   EventLoop& loop_;
   MetricsRegistry& metrics_;
   HttpServerOptions options_;
+  HttpHeadLimits head_limits_;
   Router<HttpHandler> router_;
   WebSocketHub websockets_;
+  uv_tcp_t* listener_ = nullptr;  // freed by its close callback
+  std::unordered_set<HttpConnection*> connections_;  // HTTP connections (not WebSockets)
+  Timer sweep_timer_;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   // The lws context's user pointer. lws finishes closing a destroyed context's connections on
@@ -171,14 +203,17 @@ class HttpServer {
   std::vector<lws_protocols> protocols_;
   int bound_port_ = 0;
   std::size_t in_flight_ = 0;
-  int in_callback_ = 0;  // > 0 while lws is calling us: answers then wait for a writable turn
-  // Per-address connection accounting for max_connections_per_ip.
-  bool admitConnection(int fd);
-  void connectionOpened(lws* wsi);
-  void connectionClosed(lws* wsi);
+  int in_callback_ = 0;  // > 0 while lws is calling us: WebSocket frames then wait for a writable turn
+  // Per-address connection accounting for max_connections_per_ip: HTTP connections by their
+  // HttpConnection, WebSockets (once lws has them) by their wsi.
+  bool admitConnection(const std::string& ip);
+  void countOpen(const std::string& ip);
+  void countClosed(const std::string& ip);
+  void wsOpened(lws* wsi);
+  void wsClosed(lws* wsi);
   std::unordered_map<std::string, std::size_t> connections_by_ip_;
-  std::unordered_map<lws*, std::string> connection_ip_;
-  std::unordered_set<lws*> awaiting_request_;
+  std::unordered_map<lws*, std::string> ws_ip_;
+  std::unordered_set<lws*> ws_awaiting_upgrade_;
   std::shared_ptr<Counter> refused_connections_;
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::shared_ptr<Histogram> latency_;

@@ -18,6 +18,9 @@ void initLogging(const std::string& level) {
   lws_set_log_level(lws_levels, [](int lws_level, const char* line) {
     std::string_view text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    // lws 4.1 reports every adopted socket with a first read (each WebSocket upgrade HttpServer
+    // hands over) at error level: a debugging leftover, not an error.
+    if (text.find("adopt_socket_readbuf: ") != std::string_view::npos) lws_level = LLL_NOTICE;
     if (lws_level & LLL_ERR) spdlog::error("lws: {}", text);
     else if (lws_level & LLL_WARN) spdlog::warn("lws: {}", text);
     else spdlog::debug("lws: {}", text);

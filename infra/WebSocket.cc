@@ -93,12 +93,13 @@ void WebSocketHub::requestWrite(WebSocketConnection& c) {
 // A frame for a connection with nothing queued goes out at once when lws is not in the middle
 // of a callback (a room's tick, a Redis message): waiting for a writable turn would cost two poll
 // changes per connection per frame — on the libuv backend each re-adds the socket to epoll —
-// which for a full room is most of the fan-out's CPU. lws_send_pipe_choked (one poll() call)
-// says whether the socket takes bytes and nothing of an earlier frame waits inside lws; if the
-// kernel takes only part of the frame, lws keeps the rest (at most this one frame) and sends it
-// when the socket drains, and the next frame finds the pipe choked and queues.
+// which for a full room is most of the fan-out's CPU. lws_partial_buffered says whether part of
+// an earlier frame still waits inside lws (no syscall; lws_send_pipe_choked would add a poll()
+// per recipient per frame). If the kernel takes only part of this frame, or none of it, lws
+// keeps the rest (at most this one frame) and sends it when the socket drains, and the next
+// frame finds it buffered and queues with us, where the bounds of the header comment apply.
 bool WebSocketHub::writeNow(WebSocketConnection& c, const WsFramePtr& frame) {
-  if (lws_callback_depth_ > 0 || !c.wsi_ || lws_send_pipe_choked(c.wsi_)) return false;
+  if (lws_callback_depth_ > 0 || !c.wsi_ || lws_partial_buffered(c.wsi_)) return false;
   int n = lws_write(c.wsi_, frame->payload(), frame->size(), LWS_WRITE_TEXT);
   if (n < static_cast<int>(frame->size())) {
     kill(c, "write failed");

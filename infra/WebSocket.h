@@ -117,6 +117,7 @@ class WebSocketHub {
 
   void route(std::string path, WebSocketHandler* handler);
   bool hasRoutes() const { return !routes_.empty(); }
+  bool hasRoute(const std::string& path) const { return routes_.contains(path); }
   // Handles the WebSocket callback reasons of the lws protocol; returns lws's expected result
   // or -1 to close.
   int callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
