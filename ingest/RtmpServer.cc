@@ -1,7 +1,9 @@
 #include "ingest/RtmpServer.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 #include <random>
 
@@ -29,11 +31,19 @@ struct RtmpServer::Connection {
   std::size_t write_queue_bytes = 0;
   std::shared_ptr<Counter> frames_in;
   bool warned_audio = false;
+  bool polled = false;  // read by the poll timer, not by libuv
 
   explicit Connection(RtmpSessionConfig config) : session(config) {}
 };
 
 namespace {
+
+// One read buffer for all connections: the session copies what it keeps.
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+char* readBuffer() {
+  static thread_local char storage[kReadBufferBytes];
+  return storage;
+}
 
 struct WriteRequest {
   uv_write_t req{};
@@ -90,7 +100,8 @@ RtmpServer::RtmpServer(EventLoop& loop, MetricsRegistry& metrics, PublishGate& g
       gate_(gate),
       sinks_(sinks),
       options_(std::move(options)),
-      sweep_timer_(loop) {
+      sweep_timer_(loop),
+      poll_timer_(loop) {
   bytes_in_ = metrics_.counter("bloomcast_rtmp_bytes_in_total", "Bytes received from publishers");
   refused_ = metrics_.counter("bloomcast_rtmp_publish_refused_total",
                               "Publish requests refused (unknown key, stream busy, bad app)");
@@ -168,13 +179,13 @@ void RtmpServer::onConnection(uv_stream_t* listener, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  self->startReading(*c);
+}
+
+void RtmpServer::startReading(Connection& c) {
   uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c->tcp),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        // One read buffer for all connections: the session copies what it keeps.
-        static thread_local char storage[64 * 1024];
-        *buf = uv_buf_init(storage, sizeof storage);
-      },
+      reinterpret_cast<uv_stream_t*>(&c.tcp),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(readBuffer(), kReadBufferBytes); },
       [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
         auto* c = static_cast<Connection*>(stream->data);
         if (nread > 0) {
@@ -265,7 +276,60 @@ void RtmpServer::onAuthorized(uint64_t connection_id, std::expected<std::string,
   gate_.onLive(c.stream_id);
   spdlog::info("rtmp: {} publishing stream {}", c.peer_ip, c.stream_id);
   handleEvents(c, std::move(held));
-  if (c.phase != Connection::Phase::kClosing) flush(c);
+  if (c.phase == Connection::Phase::kClosing) return;
+  flush(c);
+  updateReadMode();
+}
+
+// Switches publishing connections between reading on arrival and the poll timer (see the
+// header comment), with hysteresis so that a publisher flapping at the threshold does not
+// switch every connection each time.
+void RtmpServer::updateReadMode() {
+  std::size_t live = publishers_.size();
+  bool poll = options_.publish_poll_interval_ms > 0 &&
+              (polling_ ? live > options_.poll_from_publishers / 2 : live >= options_.poll_from_publishers);
+  if (poll != polling_) {
+    polling_ = poll;
+    spdlog::info("rtmp: {} publishers live: reading them {}", live,
+                 poll ? "by a " + std::to_string(options_.publish_poll_interval_ms) + " ms poll" : "as bytes arrive");
+    if (poll) poll_timer_.start(options_.publish_poll_interval_ms, options_.publish_poll_interval_ms,
+                                [this] { pollPublishers(); });
+    else poll_timer_.stop();
+  }
+  for (auto& [id, c] : connections_) {
+    bool want = poll && c->phase == Connection::Phase::kPublishing;
+    if (want == c->polled || c->phase == Connection::Phase::kClosing) continue;
+    c->polled = want;
+    if (want) uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    else startReading(*c);
+  }
+}
+
+void RtmpServer::pollPublishers() {
+  std::vector<uint64_t> ids;
+  ids.reserve(publishers_.size());
+  for (auto& [id, c] : connections_)
+    if (c->polled) ids.push_back(id);
+  for (uint64_t id : ids) {
+    for (;;) {
+      auto it = connections_.find(id);
+      if (it == connections_.end() || !it->second->polled) break;  // closed meanwhile
+      Connection& c = *it->second;
+      uv_os_fd_t fd = -1;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c.tcp), &fd) != 0) break;
+      ssize_t n = ::recv(fd, readBuffer(), kReadBufferBytes, MSG_DONTWAIT);
+      if (n > 0) {
+        onRead(c, reinterpret_cast<const uint8_t*>(readBuffer()), static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < kReadBufferBytes) break;  // drained; the rest next time
+      } else if (n == 0) {
+        close(c, "publisher closed the connection");
+        break;
+      } else if (errno != EINTR) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) close(c, std::string("read error: ") + std::strerror(errno));
+        break;
+      }
+    }
+  }
 }
 
 void RtmpServer::handleMedia(Connection& c, bool is_video, uint32_t timestamp_ms,
@@ -353,6 +417,7 @@ void RtmpServer::endPublish(Connection& c, const std::string& why) {
     c.sink.reset();
   }
   gate_.onOffline(c.stream_id);
+  updateReadMode();
 }
 
 // Flushes what the session still has to say (a refusal, an error status), then closes: the
@@ -364,6 +429,7 @@ void RtmpServer::close(Connection& c, const std::string& why) {
   c.phase = Connection::Phase::kClosing;
   c.closing_since_ms = uv_now(loop_.uv());
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
+  c.polled = false;
   auto finish = [](uv_handle_t* h) {
     auto* conn = static_cast<Connection*>(h->data);
     conn->server->connections_.erase(conn->id);

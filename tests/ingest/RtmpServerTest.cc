@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
 #include <mutex>
 
 #include "LoopThread.h"
@@ -30,6 +31,7 @@ class KeyTable : public PublishGate {
       ++authorizations;
     }
     if (key == "k3y-of-s1") answer(std::string("s1"));
+    else if (key == "k3y-of-s2") answer(std::string("s2"));
     else answer(std::unexpected(Error{"unknown_key", "no stream has this key"}));
   }
   void onLive(const std::string& id) override {
@@ -49,6 +51,7 @@ class KeyTable : public PublishGate {
 struct Recording {
   std::mutex mu;
   std::vector<MediaPacketPtr> packets;
+  std::map<std::string, std::vector<MediaPacketPtr>> by_stream;
   std::vector<std::string> ends;
   int opened = 0;
   std::size_t size() {
@@ -60,13 +63,15 @@ struct Recording {
 class RecordingSinks : public MediaSinkFactory {
  public:
   explicit RecordingSinks(Recording& r) : r_(r) {}
-  std::unique_ptr<MediaStreamSink> open(const StreamDescription&) override {
+  std::unique_ptr<MediaStreamSink> open(const StreamDescription& description) override {
     struct Sink : MediaStreamSink {
       Recording& r;
-      explicit Sink(Recording& r) : r(r) {}
+      std::string stream;
+      Sink(Recording& r, std::string stream) : r(r), stream(std::move(stream)) {}
       void onMetaData(const StreamDescription&) override {}
       void onPacket(MediaPacketPtr p) override {
         std::lock_guard lock(r.mu);
+        r.by_stream[stream].push_back(p);
         r.packets.push_back(std::move(p));
       }
       void onEnd(const std::string& why) override {
@@ -76,14 +81,16 @@ class RecordingSinks : public MediaSinkFactory {
     };
     std::lock_guard lock(r_.mu);
     ++r_.opened;
-    return std::make_unique<Sink>(r_);
+    return std::make_unique<Sink>(r_, description.stream_id);
   }
 
  private:
   Recording& r_;
 };
 
-class RtmpServerTest : public ::testing::Test {
+// Each test runs in both read modes (RtmpServer.h): the parameter is poll_from_publishers, so 1
+// reads every publisher by the poll timer and 1000 reads each as its bytes arrive.
+class RtmpServerTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   void SetUp() override {
     lt_.sync([&] {
@@ -91,6 +98,7 @@ class RtmpServerTest : public ::testing::Test {
       options.bind_address = "127.0.0.1";
       options.port = 0;
       options.idle_timeout_ms = 1500;
+      options.poll_from_publishers = GetParam();
       server_ = std::make_unique<RtmpServer>(lt_.loop(), metrics_, gate_, sinks_, options);
       ASSERT_TRUE(server_->start().has_value());
       port_ = server_->port();
@@ -128,7 +136,7 @@ class RtmpServerTest : public ::testing::Test {
   int port_ = 0;
 };
 
-TEST_F(RtmpServerTest, FfmpegPublishDeliversConfigsEveryFrameAndKeyframesAtTheGop) {
+TEST_P(RtmpServerTest, FfmpegPublishDeliversConfigsEveryFrameAndKeyframesAtTheGop) {
   auto ffmpeg = publish("k3y-of-s1", 4, false);
   ASSERT_EQ(ffmpeg->wait(std::chrono::seconds(60)), 0) << ffmpeg->output();
   ASSERT_TRUE(waitUntil([&] { std::lock_guard l(recording_.mu); return !recording_.ends.empty(); }));
@@ -180,7 +188,7 @@ TEST_F(RtmpServerTest, FfmpegPublishDeliversConfigsEveryFrameAndKeyframesAtTheGo
   EXPECT_EQ(gate_.offline, std::vector<std::string>{"s1"});
 }
 
-TEST_F(RtmpServerTest, UnknownStreamKeyIsRefusedAndClosed) {
+TEST_P(RtmpServerTest, UnknownStreamKeyIsRefusedAndClosed) {
   auto ffmpeg = publish("not-a-key", 2, false);
   EXPECT_NE(ffmpeg->wait(std::chrono::seconds(30)), 0) << "ffmpeg must fail";
   EXPECT_TRUE(waitUntil([&] { return connections() == 0; }));
@@ -190,7 +198,7 @@ TEST_F(RtmpServerTest, UnknownStreamKeyIsRefusedAndClosed) {
   EXPECT_NE(metrics_.render().find("bloomcast_rtmp_publish_refused_total 1"), std::string::npos);
 }
 
-TEST_F(RtmpServerTest, ASecondPublisherOfALiveStreamIsRefused) {
+TEST_P(RtmpServerTest, ASecondPublisherOfALiveStreamIsRefused) {
   auto first = publish("k3y-of-s1", 30, true);
   ASSERT_TRUE(waitUntil([&] { return recording_.size() > 10; }, std::chrono::seconds(20)));
   auto second = publish("k3y-of-s1", 2, false);
@@ -200,7 +208,7 @@ TEST_F(RtmpServerTest, ASecondPublisherOfALiveStreamIsRefused) {
   first->signal(SIGKILL);
 }
 
-TEST_F(RtmpServerTest, APublisherKilledMidStreamGoesOfflineAndLeavesNothingBehind) {
+TEST_P(RtmpServerTest, APublisherKilledMidStreamGoesOfflineAndLeavesNothingBehind) {
   auto ffmpeg = publish("k3y-of-s1", 30, true);
   ASSERT_TRUE(waitUntil([&] { return recording_.size() > 30; }, std::chrono::seconds(20)));
   ffmpeg->signal(SIGKILL);
@@ -210,7 +218,7 @@ TEST_F(RtmpServerTest, APublisherKilledMidStreamGoesOfflineAndLeavesNothingBehin
   EXPECT_EQ(gate_.offline, std::vector<std::string>{"s1"});
 }
 
-TEST_F(RtmpServerTest, ASilentPublisherGoesOfflineAfterTheIdleTimeout) {
+TEST_P(RtmpServerTest, ASilentPublisherGoesOfflineAfterTheIdleTimeout) {
   auto ffmpeg = publish("k3y-of-s1", 30, true);
   ASSERT_TRUE(waitUntil([&] { return recording_.size() > 30; }, std::chrono::seconds(20)));
   ffmpeg->signal(SIGSTOP);  // the socket stays open; nothing arrives
@@ -223,7 +231,7 @@ TEST_F(RtmpServerTest, ASilentPublisherGoesOfflineAfterTheIdleTimeout) {
   ffmpeg->signal(SIGKILL);
 }
 
-TEST_F(RtmpServerTest, GarbageFromOneClientDoesNotDisturbAnother) {
+TEST_P(RtmpServerTest, GarbageFromOneClientDoesNotDisturbAnother) {
   auto good = publish("k3y-of-s1", 30, true);
   ASSERT_TRUE(waitUntil([&] { return recording_.size() > 10; }, std::chrono::seconds(20)));
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -243,6 +251,51 @@ TEST_F(RtmpServerTest, GarbageFromOneClientDoesNotDisturbAnother) {
   EXPECT_TRUE(waitUntil([&] { return recording_.size() > before + 10; })) << "the publisher goes on";
   good->signal(SIGKILL);
 }
+
+INSTANTIATE_TEST_SUITE_P(ReadModes, RtmpServerTest, ::testing::Values(std::size_t{1000}, std::size_t{1}),
+                         [](const auto& info) { return info.param == 1 ? "Polled" : "OnArrival"; });
+
+// With poll_from_publishers 2: a second publisher switches both to the poll timer, and its leaving
+// switches the first back to reading on arrival; the first one's frames go on arriving in order
+// across both switches.
+class RtmpReadModeSwitchTest : public RtmpServerTest {};
+
+TEST_P(RtmpReadModeSwitchTest, PublishersSwitchReadModesWithoutLosingTheirOrder) {
+  auto first = publish("k3y-of-s1", 30, true);
+  ASSERT_TRUE(waitUntil([&] { return recording_.size() > 10; }, std::chrono::seconds(20)));
+  auto second = publish("k3y-of-s2", 3, true);
+  ASSERT_TRUE(waitUntil([&] { return publishers() == 2; }, std::chrono::seconds(20)));
+  ASSERT_EQ(second->wait(std::chrono::seconds(30)), 0) << second->output();
+  ASSERT_TRUE(waitUntil([&] { return publishers() == 1; }));
+  std::size_t after_switch_back = recording_.size();
+  ASSERT_TRUE(waitUntil([&] { return recording_.size() > after_switch_back + 30; }, std::chrono::seconds(10)))
+      << "the first publisher goes on after the switch back";
+  first->signal(SIGKILL);
+  ASSERT_TRUE(waitUntil([&] { return publishers() == 0 && connections() == 0; }));
+
+  std::lock_guard lock(recording_.mu);
+  EXPECT_EQ(recording_.opened, 2);
+  EXPECT_EQ(recording_.ends.size(), 2u);
+  // Each stream's video arrived whole and in order: 30 fps, so consecutive dts are ~33 ms apart
+  // (a lost frame would leave a 66 ms hole), never backwards.
+  for (const auto& [stream, packets] : recording_.by_stream) {
+    int64_t last = -1;
+    int frames = 0;
+    for (const auto& p : packets) {
+      if (p->type != MediaType::kVideo || p->is_config) continue;
+      if (last >= 0) {
+        EXPECT_GT(p->dts_ms, last) << stream;
+        EXPECT_LE(p->dts_ms - last, 34) << stream << ": a frame missing after dts " << last;
+      }
+      last = p->dts_ms;
+      ++frames;
+    }
+    EXPECT_GT(frames, 60) << stream;
+  }
+  EXPECT_EQ(recording_.by_stream.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threshold2, RtmpReadModeSwitchTest, ::testing::Values(std::size_t{2}));
 
 }  // namespace
 }  // namespace bloomcast::ingest
