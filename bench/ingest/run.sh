@@ -101,11 +101,15 @@ for N in "${COUNTS[@]}"; do
   BC=$!; PIDS+=($BC)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HP/healthz" >/dev/null && break; sleep 0.1; done
   FID=$(curl -sf -H "Authorization: Bearer $ADMIN" -d '{"name":"bench"}' "http://127.0.0.1:$HP/api/factories" | python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])')
+  # Every stream is created before the first publisher starts, so that the publishers start
+  # as close together as nginx's and the first-segment clock measures the server alone.
+  KEYS=()
+  for i in $(seq 1 "$N"); do
+    KEYS+=("$(curl -sf -H "Authorization: Bearer $ADMIN" -d "{\"title\":\"s$i\",\"factory_id\":\"$FID\"}" "http://127.0.0.1:$HP/api/streams" | python3 -c 'import json,sys;print(json.load(sys.stdin)["stream_key"])')")
+  done
   START=$(date +%s%N)
   for i in $(seq 1 "$N"); do
-    KEY=$(curl -sf -H "Authorization: Bearer $ADMIN" -d "{\"title\":\"s$i\",\"factory_id\":\"$FID\"}" "http://127.0.0.1:$HP/api/streams" | python3 -c 'import json,sys;print(json.load(sys.stdin)["stream_key"])')
-    [ "$i" = 1 ] && START=$(date +%s%N)
-    publish "rtmp://127.0.0.1:$RP/live/$KEY" "$D/pub$i.log"
+    publish "rtmp://127.0.0.1:$RP/live/${KEYS[$((i - 1))]}" "$D/pub$i.log"
   done
   FIRST=$(first_segment_ms "$D/hls" "$START")
   REDIS=$(cat "$D/redis/redis.pid")
