@@ -74,6 +74,7 @@ constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::size_t kMaxPipelinedBytes = 64 * 1024;  // buffered behind a request in progress
 constexpr std::size_t kFileSliceBytes = 64 * 1024;
 constexpr auto kDrainTime = std::chrono::seconds(2);
+constexpr std::size_t kWsMaxSendBytes = 256 * 1024;  // larger than any frame we send
 
 bool knownMethod(std::string_view m) {
   return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" || m == "HEAD" ||
@@ -330,7 +331,10 @@ std::expected<void, Error> HttpServer::start() {
   };
   // WebSockets: an lws vhost that listens nowhere; upgrades are adopted into it.
   protocols_.clear();
-  protocols_.push_back(lws_protocols{"http", &HttpServer::callback, 0, 4096, 0, nullptr, 0});
+  // tx_packet_size: lws cuts every send() to this (rx_buffer_size when 0) and sends the rest on
+  // a writable callback, two poll changes later. A chat batch is up to 64 KiB (ChatService), so
+  // with 4096 most batches left in two sends and a writable round trip per recipient.
+  protocols_.push_back(lws_protocols{"http", &HttpServer::callback, 0, 4096, 0, nullptr, kWsMaxSendBytes});
   protocols_.push_back(lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0});
   lws_context_creation_info info{};
   void* foreign_loops[1] = {loop_.uv()};
