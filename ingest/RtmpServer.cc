@@ -113,7 +113,25 @@ RtmpServer::RtmpServer(EventLoop& loop, MetricsRegistry& metrics, PublishGate& g
                          [this] { return static_cast<double>(connections_.size()); });
 }
 
-RtmpServer::~RtmpServer() { stop(); }
+RtmpServer::~RtmpServer() {
+  stop();
+  // Connections still closing finish after this server is gone: cut them loose (their callbacks
+  // then touch only themselves) and close their sockets now, since no sweep will force a
+  // polite shutdown that the peer never completes.
+  for (auto& [id, c] : connections_) {
+    c->server = nullptr;
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &RtmpServer::release);
+  }
+  connections_.clear();
+}
+
+// The close callback of every connection's handle: the last thing that touches it.
+void RtmpServer::release(uv_handle_t* handle) {
+  auto* conn = static_cast<Connection*>(handle->data);
+  if (conn->server) conn->server->connections_.erase(conn->id);
+  delete conn;
+}
 
 std::expected<void, Error> RtmpServer::start() {
   loop_.assertInLoopThread();
@@ -430,26 +448,17 @@ void RtmpServer::close(Connection& c, const std::string& why) {
   c.closing_since_ms = uv_now(loop_.uv());
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
   c.polled = false;
-  auto finish = [](uv_handle_t* h) {
-    auto* conn = static_cast<Connection*>(h->data);
-    conn->server->connections_.erase(conn->id);
-    delete conn;
-  };
   auto* req = new uv_shutdown_t;
   req->data = &c;
   int rc = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&c.tcp), [](uv_shutdown_t* req, int) {
     auto* conn = static_cast<Connection*>(req->data);
     delete req;
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&conn->tcp)))
-      uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), [](uv_handle_t* h) {
-        auto* conn = static_cast<Connection*>(h->data);
-        conn->server->connections_.erase(conn->id);
-        delete conn;
-      });
+      uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), &RtmpServer::release);
   });
   if (rc != 0) {
     delete req;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), finish);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), &RtmpServer::release);
   }
 }
 
@@ -467,11 +476,7 @@ void RtmpServer::sweep() {
         break;
       case Connection::Phase::kClosing:
         if (now - c->closing_since_ms > 5000 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
-          uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
-            auto* conn = static_cast<Connection*>(h->data);
-            conn->server->connections_.erase(conn->id);
-            delete conn;
-          });
+          uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &RtmpServer::release);
         break;
     }
   }

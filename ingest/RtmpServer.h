@@ -72,6 +72,7 @@ class RtmpServer {
  private:
   struct Connection;
   static void onConnection(uv_stream_t* server, int status);
+  static void release(uv_handle_t* handle);
   void onRead(Connection& c, const uint8_t* data, std::size_t size);
   void handleEvents(Connection& c, std::vector<RtmpEvent> events);
   void onAuthorized(uint64_t connection_id, std::expected<std::string, Error> result);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "LoopThread.h"
@@ -242,6 +243,116 @@ TEST_F(HttpServerTest, AnAbortedStreamedBodyLooksTruncatedToTheClient) {
   auto r = http("GET", base_ + "/stream?pieces=2&abort=1");
   EXPECT_EQ(r.status, 0) << "curl reports the missing terminating chunk as an error";
   EXPECT_EQ(http("GET", base_ + "/api/streams/1").status, 200) << "server still serving";
+}
+
+// Answers read off a raw socket: the status of each response in order, and each body (the
+// test routes answer small JSON bodies with a Content-Length).
+std::vector<std::pair<int, std::string>> responsesIn(const std::string& raw) {
+  std::vector<std::pair<int, std::string>> out;
+  std::size_t at = 0;
+  while ((at = raw.find("HTTP/1.1 ", at)) != std::string::npos) {
+    int status = std::atoi(raw.c_str() + at + 9);
+    auto head_end = raw.find("\r\n\r\n", at);
+    auto cl = raw.find("content-length: ", at);
+    if (head_end == std::string::npos || cl == std::string::npos || cl > head_end) break;
+    std::size_t length = std::strtoul(raw.c_str() + cl + 16, nullptr, 10);
+    if (raw.size() < head_end + 4 + length) break;
+    out.emplace_back(status, raw.substr(head_end + 4, length));
+    at = head_end + 4 + length;
+  }
+  return out;
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
+  test::RawSocket s(server_->port());
+  ASSERT_TRUE(s.connected());
+  s.send("GET /api/streams/a HTTP/1.1\r\nHost: x\r\n\r\nGET /later HTTP/1.1\r\nHost: x\r\n\r\n"
+         "GET /api/streams/c HTTP/1.1\r\nHost: x\r\n\r\n");
+  later_arrived_.get_future().wait();  // the second waits for its handler; the third behind it
+  ASSERT_TRUE(s.readUntil([](const std::string& r) { return responsesIn(r).size() >= 1; }, std::chrono::seconds(5)));
+  EXPECT_FALSE(s.readUntil([](const std::string& r) { return responsesIn(r).size() >= 2; }, std::chrono::milliseconds(200)))
+      << "nothing overtakes the request still with its handler";
+  lt_.sync([&] { deferred_.back().send(HttpResponse::json(202, {{"id", "b"}})); });
+  ASSERT_TRUE(s.readUntil([](const std::string& r) { return responsesIn(r).size() >= 3; }, std::chrono::seconds(5)));
+  auto answers = responsesIn(s.received());
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[0].first, 200);
+  EXPECT_EQ(nlohmann::json::parse(answers[0].second)["id"], "a");
+  EXPECT_EQ(answers[1].first, 202);
+  EXPECT_EQ(nlohmann::json::parse(answers[2].second)["id"], "c");
+  EXPECT_FALSE(s.closedByPeer());
+}
+
+TEST_F(HttpServerTest, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
+  test::RawSocket s(server_->port());
+  s.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8\r\n"
+         "Expect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(s.readUntil([](const std::string& r) { return r.find("\r\n\r\n") != std::string::npos; },
+                          std::chrono::seconds(5)));
+  EXPECT_TRUE(s.received().starts_with("HTTP/1.1 100 Continue\r\n\r\n")) << s.received();
+  s.send(R"({"a":1})" " ");
+  auto answered = [](const std::string& r) {
+    auto at = r.find("HTTP/1.1 201");
+    return at != std::string::npos && responsesIn(r.substr(at)).size() == 1;
+  };
+  ASSERT_TRUE(s.readUntil(answered, std::chrono::seconds(5))) << s.received();
+  EXPECT_NE(s.received().find(R"(\"a\":1)"), std::string::npos) << "the body reached the handler";
+}
+
+TEST_F(HttpServerTest, Http10ClosesAfterTheAnswerUnlessAskedToKeepAlive) {
+  {
+    test::RawSocket s(server_->port());
+    s.send("GET /api/streams/a HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(s.waitClosed(std::chrono::seconds(5)));
+    ASSERT_EQ(responsesIn(s.received()).size(), 1u) << s.received();
+    EXPECT_NE(s.received().find("connection: close"), std::string::npos);
+  }
+  test::RawSocket s(server_->port());
+  s.send("GET /api/streams/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  ASSERT_TRUE(s.readUntil([](const std::string& r) { return responsesIn(r).size() == 1; }, std::chrono::seconds(5)));
+  EXPECT_NE(s.received().find("connection: keep-alive"), std::string::npos);
+  s.send("GET /api/streams/b HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(s.waitClosed(std::chrono::seconds(5)));
+  ASSERT_EQ(responsesIn(s.received()).size(), 2u) << "the kept connection served a second request";
+}
+
+TEST_F(HttpServerTest, ARefusedBodyStillLetsTheClientReadTheAnswer) {
+  // 413 is decided from the head; the client goes on sending its 256 KiB body. Closing at once
+  // would reset the connection and could destroy the answer; it must arrive, then the close.
+  test::RawSocket s(server_->port());
+  s.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 262144\r\n\r\n");
+  std::string chunk(16 * 1024, 'x');
+  for (int i = 0; i < 16; ++i) s.send(chunk);
+  EXPECT_TRUE(s.waitClosed(std::chrono::seconds(10)));
+  EXPECT_TRUE(s.received().starts_with("HTTP/1.1 413")) << s.received().substr(0, 100);
+  EXPECT_EQ(http("GET", base_ + "/api/streams/1").status, 200);
+}
+
+TEST_F(HttpServerTest, IdleAndTrickledConnectionsAreClosedAtTheirDeadlines) {
+  MetricsRegistry quick_metrics;
+  std::unique_ptr<HttpServer> quick;
+  int port = 0;
+  lt_.sync([&] {
+    HttpServerOptions options{"127.0.0.1", 0, 1024};
+    options.header_timeout_s = 1;
+    options.keepalive_timeout_s = 1;
+    quick = std::make_unique<HttpServer>(lt_.loop(), quick_metrics, options);
+    quick->route("GET", "/ok", [](HttpRequest&, HttpResponder r) { r.send(HttpResponse::json(200, {})); });
+    ASSERT_TRUE(quick->start().has_value());
+    port = quick->port();
+  });
+  test::RawSocket idle(port), trickle(port), silent(port);
+  idle.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+  trickle.send("GET /ok HTTP/1.1\r\n");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.waitClosed(std::chrono::seconds(5))) << "idle keep-alive connection";
+  EXPECT_EQ(responsesIn(idle.received()).size(), 1u);
+  for (int i = 0; i < 4 && trickle.send("X-Slow: 1\r\n"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(trickle.waitClosed(std::chrono::seconds(5))) << "a head must arrive within header_timeout_s";
+  EXPECT_EQ(trickle.received().find("200"), std::string::npos);
+  EXPECT_TRUE(silent.waitClosed(std::chrono::seconds(5))) << "a connection that never sends";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(6));
+  lt_.sync([&] { quick.reset(); });
 }
 
 TEST_F(HttpServerTest, CountsResponsesInMetrics) {
