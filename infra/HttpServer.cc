@@ -601,17 +601,17 @@ void HttpServer::handOverToWebSockets(HttpConnection& c) {
   uv_fileno(reinterpret_cast<uv_handle_t*>(&c.tcp), &fd);
   // The libuv handle owns its descriptor and closes it; lws gets a duplicate of the socket.
   int ws_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  int dup_errno = errno;
   std::string buffered = std::move(c.in);
   closeConnection(c);
   if (ws_fd < 0 || !vhost_) {
     if (ws_fd >= 0) ::close(ws_fd);
-    spdlog::warn("http: cannot hand a WebSocket upgrade over: {}", std::strerror(errno));
+    spdlog::warn("http: cannot hand a WebSocket upgrade over: {}", std::strerror(dup_errno));
     return;
   }
-  ++in_callback_;
-  // On failure lws closes ws_fd itself.
+  // On failure lws closes ws_fd itself. lws calls back during the adoption; each callback
+  // counts itself in in_callback_.
   lws_adopt_socket_vhost_readbuf(vhost_, ws_fd, buffered.data(), buffered.size());
-  --in_callback_;
 }
 
 void HttpServer::respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpResponse response) {
