@@ -96,6 +96,7 @@ ChatService::ChatService(EventLoop& loop, RedisClient& redis, HttpServer& http,
                          MetricsRegistry& metrics, ChatAuthority& authority, ChatOptions options)
     : loop_(loop),
       redis_(redis),
+      hub_(http.websockets()),
       authority_(authority),
       options_(options),
       node_id_(randomHex(6)),
@@ -260,22 +261,24 @@ void ChatService::onRoomMessage(const std::string& room_id, const std::string& p
   else if (!type.empty()) room.pending_system.push_back(payload);
 }
 
-// Every tick: each room's pending messages become at most two shared frames — system messages
-// (never shed) and chat (shed first for slow readers) — queued on every member.
+// Every tick: each room's pending messages become at most two kinds of shared frames — system
+// messages (never shed) and chat (shed first for slow readers) — broadcast to every welcomed
+// member in one send each (WebSocketHub::fanOut).
 void ChatService::tick() {
   for (auto& [id, room] : rooms_) {
     if (room->pending_chat.empty() && room->pending_system.empty()) continue;
-    std::vector<WsFramePtr> system, chat;
+    std::vector<WsOut> frames;
     if (!room->pending_system.empty()) {
-      for (auto& f : batchFrames(room->pending_system, kMaxBatchBytes)) system.push_back(WsFrame::text(std::move(f)));
+      for (auto& f : batchFrames(room->pending_system, kMaxBatchBytes)) frames.push_back({WsFrame::text(std::move(f)), false});
       batch_size_->observe(static_cast<double>(room->pending_system.size()));
     }
     if (!room->pending_chat.empty()) {
-      for (auto& f : batchFrames(room->pending_chat, kMaxBatchBytes)) chat.push_back(WsFrame::text(std::move(f)));
+      for (auto& f : batchFrames(room->pending_chat, kMaxBatchBytes)) frames.push_back({WsFrame::text(std::move(f)), true});
       batch_size_->observe(static_cast<double>(room->pending_chat.size()));
     }
     std::size_t count = room->pending_system.size() + room->pending_chat.size();
-    uint64_t delivered = 0;
+    std::vector<WebSocketConnection*> to;
+    to.reserve(room->members.size());
     for (Member* m : room->members) {
       auto c = conns_.find(m->conn_id);
       if (c == conns_.end()) continue;
@@ -285,11 +288,10 @@ void ChatService::tick() {
             if (m->early.size() < kMaxEarlyMessages) m->early.push_back(msg);
         continue;
       }
-      for (auto& f : system) c->second->send(f, false);
-      for (auto& f : chat) c->second->send(f, true);
-      delivered += count;
+      to.push_back(c->second);
     }
-    messages_out_->inc(delivered);
+    hub_.fanOut(to, frames);
+    messages_out_->inc(count * to.size());
     room->pending_system.clear();
     room->pending_chat.clear();
   }

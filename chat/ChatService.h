@@ -7,9 +7,10 @@
 //
 // - Order and exactly-once: a message reaches sockets only through the room channel, so every
 //   client of every node sees it once, in Redis's single order, the sender included.
-// - Fan-out: each tick serializes a room's pending messages once into a shared frame that every
-//   socket of the room queues; chat frames are droppable for slow readers, system frames
-//   (orders, pins, totals, deletes) are not (WebSocket.h).
+// - Fan-out: each tick serializes a room's pending messages once into shared frames that go to
+//   every socket of the room in one send each (WebSocketHub::fanOut, on two threads for a big
+//   room); chat frames are droppable for slow readers, system frames (orders, pins, totals,
+//   deletes) are not (WebSocket.h).
 // - Welcome: a joining client gets the last 50 messages (Redis list), then whatever arrived
 //   while they were read, without duplicates (by message id). The history is read only once
 //   Redis has confirmed this node's subscription to the room, so nothing falls in between.
@@ -79,6 +80,7 @@ class ChatService : public WebSocketHandler {
 
   EventLoop& loop_;
   RedisClient& redis_;
+  WebSocketHub& hub_;
   ChatAuthority& authority_;
   ChatOptions options_;
   std::string node_id_;

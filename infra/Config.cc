@@ -74,6 +74,7 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
   else if (key == "order_expiry_s") return setInt(c.order_expiry_s, 1, 7 * 24 * 3600);
   else if (key == "hls_segment_ms") return setInt(c.hls_segment_ms, 500, 10000);
   else if (key == "hls_reconnect_window_ms") return setInt(c.hls_reconnect_window_ms, 0, 3600 * 1000);
+  else if (key == "fanout_threads") return setInt(c.fanout_threads, 1, 16);
   else return std::unexpected(Error{"bad_config", "unknown setting"});
   return {};
 }
@@ -91,7 +92,7 @@ const std::vector<std::string>& configKeys() {
       "bind",        "http_port",   "rtmp_port",      "data_dir",           "redis",
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
       "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
-      "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip"};
+      "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip", "fanout_threads"};
   return keys;
 }
 

@@ -35,6 +35,7 @@ struct Config {
   int64_t order_expiry_s = 900;  // unpaid orders expire (and return their stock) after this
   int hls_segment_ms = 2000;           // HLS segment target duration
   int hls_reconnect_window_ms = 30000; // a publisher back within this continues the same playlists
+  int fanout_threads = 2;  // threads writing one chat room's tick, the loop thread included (1..16)
 };
 
 // One layer: setting name (TOML spelling) -> value as text, plus where it came from

@@ -247,7 +247,7 @@ HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOpti
     : loop_(loop),
       metrics_(metrics),
       options_(std::move(options)),
-      websockets_(loop, metrics, in_callback_),
+      websockets_(loop, metrics, in_callback_, options_.websocket),
       sweep_timer_(loop) {
   latency_ = metrics_.histogram("bloomcast_http_request_duration_seconds",
                                 "Time from request to the start of its response",

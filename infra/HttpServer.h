@@ -125,6 +125,7 @@ struct HttpServerOptions {
   // (closed at once, counted). 0 = no cap. Mobile carriers put many viewers behind one address,
   // so the default is generous; it stops a single host from exhausting file descriptors.
   std::size_t max_connections_per_ip = 1000;
+  WebSocketLimits websocket = {};
 };
 
 class HttpServer {

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include "infra/LwsSupport.h"
 
 namespace bloomcast {
@@ -15,10 +17,29 @@ WebSocketConnection* connectionOf(lws* wsi) {
 }  // namespace
 
 WsFramePtr WsFrame::text(std::string_view payload) {
+  static_assert(LWS_PRE >= 10, "room for the longest frame header");
   auto f = std::make_shared<WsFrame>();
   f->storage_.reserve(LWS_PRE + payload.size());
   f->storage_.assign(LWS_PRE, '\0');
   f->storage_.append(payload);
+  // RFC 6455 5.2: FIN + text opcode, then the length in 7, 7+16 or 7+64 bits; no mask.
+  uint64_t n = payload.size();
+  unsigned char header[10] = {0x81};
+  std::size_t size = 2;
+  if (n < 126) {
+    header[1] = static_cast<unsigned char>(n);
+  } else if (n < 65536) {
+    header[1] = 126;
+    header[2] = static_cast<unsigned char>(n >> 8);
+    header[3] = static_cast<unsigned char>(n);
+    size = 4;
+  } else {
+    header[1] = 127;
+    for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<unsigned char>(n >> (56 - 8 * i));
+    size = 10;
+  }
+  f->header_size_ = size;
+  std::copy(header, header + size, f->storage_.begin() + static_cast<std::ptrdiff_t>(LWS_PRE - size));
   return f;
 }
 
@@ -28,6 +49,12 @@ std::string WebSocketConnection::queryOr(const std::string& name, std::string fa
 }
 
 void WebSocketConnection::send(WsFramePtr frame, bool droppable) {
+  if (closing() || !wsi_) return;
+  if (queue_.empty() && hub_->writeNow(*this, frame)) return;
+  enqueue(std::move(frame), droppable);
+}
+
+void WebSocketConnection::enqueue(WsFramePtr frame, bool droppable) {
   if (closing() || !wsi_) return;
   const auto& limits = hub_->limits_;
   std::size_t size = frame->size();
@@ -49,10 +76,7 @@ void WebSocketConnection::send(WsFramePtr frame, bool droppable) {
     queue_.erase(it);
     hub_->dropped_frames_->inc();
   }
-  if (queue_.empty()) {
-    if (hub_->writeNow(*this, frame)) return;
-    last_progress_ms_ = uv_now(hub_->loop_.uv());
-  }
+  if (queue_.empty()) last_progress_ms_ = uv_now(hub_->loop_.uv());
   queued_bytes_ += size;
   queue_.push_back(Queued{std::move(frame), droppable});
   hub_->requestWrite(*this);
@@ -76,10 +100,101 @@ WebSocketHub::WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, const int&
   metrics.gaugeCallback("bloomcast_ws_connections", "WebSocket connections open",
                         [this] { return static_cast<double>(connections_.size()); });
   sweep_timer_.start(1000, 1000, [this] { sweep(); });
+  for (unsigned i = 1; i < std::min(limits_.fanout_threads, 64u); ++i) helpers_.emplace_back([this] { helperMain(); });
 }
 
 WebSocketHub::~WebSocketHub() {
+  stopping_ = true;
+  work_.release(static_cast<std::ptrdiff_t>(helpers_.size()));
+  for (auto& t : helpers_) t.join();
   for (auto& [id, c] : connections_) delete c;
+}
+
+void WebSocketHub::helperMain() {
+  for (;;) {
+    work_.acquire();
+    if (stopping_) return;
+    sendChunks(*job_);
+    done_.release();
+  }
+}
+
+void WebSocketHub::sendChunks(SendJob& job) {
+  constexpr std::size_t kChunk = 64;  // descriptors taken at a time
+  for (;;) {
+    std::size_t first = job.next.fetch_add(kChunk, std::memory_order_relaxed);
+    if (first >= job.count) return;
+    for (std::size_t i = first; i < std::min(first + kChunk, job.count); ++i) {
+      ssize_t n;
+      do n = ::send(job.fds[i], job.bytes.data(), job.bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
+      job.results[i] = n < 0 ? -errno : n;
+    }
+  }
+}
+
+void WebSocketHub::fanOut(std::span<WebSocketConnection* const> to, std::span<const WsOut> frames) {
+  if (frames.empty() || to.empty()) return;
+  std::string joined;
+  std::string_view bytes = frames[0].frame->wire();
+  if (frames.size() > 1) {
+    for (const auto& f : frames) joined += f.frame->wire();
+    bytes = joined;
+  }
+  // Who can take the bytes straight away: nothing queued with us or inside lws, and lws not in
+  // a callback (see writeNow). The others queue the frames as single sends would.
+  direct_.clear();
+  direct_fds_.clear();
+  for (WebSocketConnection* c : to) {
+    if (c->closing() || !c->wsi_) continue;
+    if (lws_callback_depth_ == 0 && c->queue_.empty() && !lws_partial_buffered(c->wsi_)) {
+      direct_.push_back(c);
+      direct_fds_.push_back(lws_get_socket_fd(c->wsi_));
+    } else {
+      for (const auto& f : frames) c->send(f.frame, f.droppable);
+    }
+  }
+  direct_results_.assign(direct_.size(), 0);
+  SendJob job;
+  job.bytes = bytes;
+  job.fds = direct_fds_.data();
+  job.results = direct_results_.data();
+  job.count = direct_.size();
+  if (!helpers_.empty() && job.count >= limits_.parallel_fanout_min) {
+    job_ = &job;
+    work_.release(static_cast<std::ptrdiff_t>(helpers_.size()));
+    sendChunks(job);
+    for (std::size_t i = 0; i < helpers_.size(); ++i) done_.acquire();
+    job_ = nullptr;
+  } else {
+    sendChunks(job);
+  }
+  uint64_t now = uv_now(loop_.uv());
+  uint64_t written = 0;
+  for (std::size_t i = 0; i < direct_.size(); ++i) {
+    WebSocketConnection& c = *direct_[i];
+    long n = direct_results_[i];
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {  // nothing went: queue as usual
+      for (const auto& f : frames) c.enqueue(f.frame, f.droppable);
+      continue;
+    }
+    if (n < 0) {
+      kill(c, "write failed");
+      continue;
+    }
+    if (static_cast<std::size_t>(n) < bytes.size()) {
+      // The rest of a frame already begun: lws keeps it and sends it before anything else.
+      auto* rest = reinterpret_cast<unsigned char*>(const_cast<char*>(bytes.data())) + n;
+      std::size_t left = bytes.size() - static_cast<std::size_t>(n);
+      if (lws_write(c.wsi_, rest, left, LWS_WRITE_RAW) < static_cast<int>(left)) {
+        kill(c, "write failed");
+        continue;
+      }
+    }
+    written += frames.size();
+    c.last_progress_ms_ = now;
+  }
+  frames_out_->inc(written);
 }
 
 void WebSocketHub::route(std::string path, WebSocketHandler* handler) {

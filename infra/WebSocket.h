@@ -8,6 +8,14 @@
 // lws writes each frame's header into the LWS_PRE bytes in front of the payload, which is the
 // same for every recipient (server frames are unmasked), so no per-recipient copy is made.
 //
+// Broadcast (fanOut, a chat room's tick): the frames of one tick go to each recipient with
+// nothing queued as ONE send() of their wire bytes (header and payload, built once); for a large
+// room the recipients are split between the loop thread and fanout_threads - 1 helper threads,
+// which only call send() on the sockets' descriptors while the loop thread waits for them, so
+// lws never runs alongside them. What the kernel does not take goes on afterwards from the loop
+// thread: nothing sent -> the frames queue as usual; part sent -> the rest is handed to lws's own
+// buffer (lws_write LWS_WRITE_RAW), which it flushes before any other byte on that socket.
+//
 // Backpressure: each connection queues at most max_queue_frames frames / max_queue_bytes bytes.
 // When full, the oldest droppable frame goes (chat); if only non-droppable frames (orders, pins,
 // totals) remain, the connection is closed (1008 "too slow"), as is one whose queue has not moved
@@ -16,35 +24,51 @@
 // Incoming: text frames only (binary -> close 1003), messages at most max_message_bytes
 // (-> close 1009); lws rejects unmasked client frames itself.
 //
-// Thread: loop thread only. The hub is owned by HttpServer; connections by the hub (freed after
+// Thread: loop thread only (fanOut's helpers touch nothing but descriptors). The hub is owned by HttpServer; connections by the hub (freed after
 // onClose); handlers by whoever registered them (they outlive the server).
 #include <libwebsockets.h>
 
 #include <cstdint>
 #include <deque>
+#include <atomic>
 #include <map>
 #include <memory>
+#include <semaphore>
+#include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "infra/EventLoop.h"
 #include "infra/Metrics.h"
 
 namespace bloomcast {
 
-// One outgoing text frame, with lws's header room in front of the payload.
+// One outgoing text frame, with lws's header room in front of the payload. The frame's own
+// header (a server frame is unmasked, so it is the same for every recipient) is written into
+// that room at creation: wire() is the frame as it goes on the socket. lws_write later writes
+// the same bytes there.
 class WsFrame {
  public:
   static std::shared_ptr<WsFrame> text(std::string_view payload);
   unsigned char* payload() { return reinterpret_cast<unsigned char*>(storage_.data()) + LWS_PRE; }
   std::size_t size() const { return storage_.size() - LWS_PRE; }
   std::string_view view() const { return std::string_view(storage_).substr(LWS_PRE); }
+  std::string_view wire() const { return std::string_view(storage_).substr(LWS_PRE - header_size_); }
 
  private:
   std::string storage_;
+  std::size_t header_size_ = 0;
 };
 using WsFramePtr = std::shared_ptr<WsFrame>;
+
+// One frame of a broadcast, and whether a slow reader may lose it.
+struct WsOut {
+  WsFramePtr frame;
+  bool droppable = false;
+};
 
 class WebSocketHub;
 
@@ -69,6 +93,8 @@ class WebSocketConnection {
 
  private:
   friend class WebSocketHub;
+  // Queues behind what is queued (shedding as the header comment says), without trying a write.
+  void enqueue(WsFramePtr frame, bool droppable);
   struct Queued {
     WsFramePtr frame;
     bool droppable;
@@ -105,6 +131,11 @@ struct WebSocketLimits {
   std::size_t max_queue_bytes = 512 * 1024;
   uint64_t stall_timeout_ms = 10000;
   std::size_t socket_send_buffer_bytes = 128 * 1024;  // SO_SNDBUF of each WebSocket
+  // Threads that write one broadcast, the loop thread included (1 = the loop thread alone), and
+  // the fewest recipients for which the helpers are woken (below, handing over costs more than
+  // it saves).
+  unsigned fanout_threads = 2;
+  std::size_t parallel_fanout_min = 256;
 };
 
 class WebSocketHub {
@@ -123,8 +154,22 @@ class WebSocketHub {
   int callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
   std::size_t connections() const { return connections_.size(); }
 
+  // Sends `frames`, in this order, to every connection in `to` (see the header comment).
+  void fanOut(std::span<WebSocketConnection* const> to, std::span<const WsOut> frames);
+
  private:
   friend class WebSocketConnection;
+  // One broadcast's sends: the same bytes to `count` descriptors; results[i] is what send()
+  // returned for fds[i] (-errno on failure). Threads take chunks of descriptors from `next`.
+  struct SendJob {
+    std::string_view bytes;
+    const int* fds = nullptr;
+    long* results = nullptr;
+    std::size_t count = 0;
+    std::atomic<std::size_t> next{0};
+  };
+  static void sendChunks(SendJob& job);
+  void helperMain();
   void requestWrite(WebSocketConnection& c);
   bool writeNow(WebSocketConnection& c, const WsFramePtr& frame);
   void kill(WebSocketConnection& c, const char* why);
@@ -140,6 +185,16 @@ class WebSocketHub {
   std::shared_ptr<Counter> dropped_frames_;
   std::shared_ptr<Counter> slow_closed_;
   std::shared_ptr<Counter> frames_out_;
+  // fanOut's scratch (loop thread) and helpers: each helper waits on work_, runs *job_ with the
+  // loop thread, and posts done_.
+  std::vector<WebSocketConnection*> direct_;
+  std::vector<int> direct_fds_;
+  std::vector<long> direct_results_;
+  std::counting_semaphore<64> work_{0};
+  std::counting_semaphore<64> done_{0};
+  SendJob* job_ = nullptr;
+  bool stopping_ = false;
+  std::vector<std::thread> helpers_;
 };
 
 }  // namespace bloomcast

@@ -146,5 +146,116 @@ TEST_F(WebSocketTest, AThousandConnectCloseCyclesLeaveNothingBehind) {
   })) << metrics_.render();
 }
 
+// ---- broadcasts (WebSocketHub::fanOut) ---------------------------------------------------------
+
+// Keeps the open connections, in the order they opened, for the test to broadcast to.
+class Audience : public WebSocketHandler {
+ public:
+  void onOpen(WebSocketConnection& c) override { open.push_back(&c); }
+  void onText(WebSocketConnection&, std::string_view) override {}
+  void onClose(WebSocketConnection& c) override { std::erase(open, &c); }
+  std::vector<WebSocketConnection*> open;
+};
+
+// Helpers on from the first recipient (three threads), so that small audiences take the
+// parallel path too.
+class WebSocketFanOutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    lt_.sync([&] {
+      HttpServerOptions options{"127.0.0.1", 0, 16384};
+      options.websocket.fanout_threads = 3;
+      options.websocket.parallel_fanout_min = 1;
+      server_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, options);
+      server_->websocket("/ws", &audience_);
+      ASSERT_TRUE(server_->start().has_value());
+      port_ = server_->port();
+    });
+  }
+  void TearDown() override {
+    lt_.sync([&] { server_.reset(); });
+  }
+  // A text of `size` bytes that starts with `tag` and is filled with a pattern of the tag.
+  static std::string payload(const std::string& tag, std::size_t size) {
+    std::string out = tag + ":";
+    while (out.size() < size) out += static_cast<char>('a' + out.size() % 26);
+    out.resize(std::max(size, tag.size() + 1));
+    return out;
+  }
+  void broadcast(const std::vector<std::pair<std::string, bool>>& frames) {
+    lt_.sync([&] {
+      std::vector<WsOut> out;
+      for (auto& [text, droppable] : frames) out.push_back({WsFrame::text(text), droppable});
+      server_->websockets().fanOut(audience_.open, out);
+    });
+  }
+  LoopThread lt_;
+  MetricsRegistry metrics_;
+  Audience audience_;
+  std::unique_ptr<HttpServer> server_;
+  int port_ = 0;
+};
+
+// Frames of all three header sizes (7-, 16- and 64-bit lengths), one to three per broadcast,
+// arrive at every reader whole, once and in order.
+TEST_F(WebSocketFanOutTest, EveryReaderGetsEveryFrameWholeAndInOrder) {
+  WsClients clients;
+  std::vector<int> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(clients.connect(port_, "/ws"));
+  for (int c : ids) ASSERT_TRUE(clients.waitOpen(c));
+  ASSERT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return audience_.open.size(); }) == 12u; }));
+  const std::size_t sizes[] = {10, 125, 126, 300, 65535, 65536, 70000};
+  std::vector<std::string> expected;
+  for (int round = 0; round < 30; ++round) {
+    std::vector<std::pair<std::string, bool>> frames;
+    for (int k = 0; k <= round % 3; ++k) {
+      std::string tag = "r" + std::to_string(round) + "-" + std::to_string(k);
+      frames.emplace_back(payload(tag, sizes[(round + k) % std::size(sizes)]), k % 2 == 1);
+      expected.push_back(frames.back().first);
+    }
+    broadcast(frames);
+    // Round by round, so that no reader falls far enough behind to have chat frames shed.
+    for (int c : ids)
+      ASSERT_TRUE(clients.waitFor(c, [&](auto& m) { return m.size() >= expected.size(); }))
+          << "client " << c << " round " << round << ": " << clients.messages(c).size() << " of " << expected.size();
+  }
+  for (int c : ids) {
+    auto got = clients.messages(c);
+    ASSERT_EQ(got.size(), expected.size()) << "client " << c;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_TRUE(got[i] == expected[i]) << "client " << c << " frame " << i << ": " << got[i].size() << " bytes, "
+                                         << got[i].substr(0, 20) << " instead of " << expected[i].substr(0, 20);
+  }
+  EXPECT_NE(metrics_.render().find("bloomcast_ws_frames_out_total " + std::to_string(12 * expected.size()) + "\n"),
+            std::string::npos);
+}
+
+// A reader that stops reading takes part of an 8 MB frame (more than the socket buffers hold):
+// the rest waits inside lws, the next broadcast queues behind it, and once the reader reads
+// again it gets both frames whole and in order, while the other reader was never held up.
+TEST_F(WebSocketFanOutTest, AFramePartlyTakenByAPausedReaderIsFinishedIntactLater) {
+  WsClients clients;
+  int paused = clients.connect(port_, "/ws");
+  ASSERT_TRUE(clients.waitOpen(paused));
+  int reading = clients.connect(port_, "/ws");
+  ASSERT_TRUE(clients.waitOpen(reading));
+  ASSERT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return audience_.open.size(); }) == 2u; }));
+  clients.setReading(paused, false);
+  clients.send(paused, "sync");  // the pause has been applied once the server has this
+  std::string big = payload("big", 8 << 20);
+  broadcast({{big, false}});
+  ASSERT_TRUE(clients.waitFor(reading, [](auto& m) { return m.size() == 1; }, std::chrono::seconds(30)));
+  broadcast({{"after", false}});
+  ASSERT_TRUE(clients.waitFor(reading, [](auto& m) { return m.size() == 2; }));
+  // The paused reader's socket could not take the whole frame, so the next one waits with us.
+  EXPECT_EQ(lt_.sync([&] { return audience_.open[0]->queuedFrames(); }), 1u);
+  clients.setReading(paused, true);
+  ASSERT_TRUE(clients.waitFor(paused, [](auto& m) { return m.size() == 2; }, std::chrono::seconds(30)));
+  auto got = clients.messages(paused);
+  EXPECT_TRUE(got[0] == big) << "the 8 MB frame arrived changed (" << got[0].size() << " bytes)";
+  EXPECT_EQ(got[1], "after");
+  EXPECT_TRUE(clients.isOpen(paused));
+}
+
 }  // namespace
 }  // namespace bloomcast
