@@ -329,8 +329,34 @@ void RedisConnection::onPush(redisAsyncContext* ac, void* reply, void*) {
   if (reply && self->on_push) self->on_push(static_cast<redisReply*>(reply));
 }
 
+void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string>> parts) {
+  std::size_t count = 0;
+  for (auto part : parts) count += part.size();
+  auto number = [&out](char tag, std::size_t n) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    out += tag;
+    out.append(digits, end);
+    out += "\r\n";
+  };
+  number('*', count);
+  for (auto part : parts) {
+    for (const auto& arg : part) {
+      number('$', arg.size());
+      out += arg;
+      out += "\r\n";
+    }
+  }
+}
+
 void RedisConnection::command(const std::vector<std::string>& args, RedisCallback cb,
                               uint64_t timeout_ms) {
+  std::string resp;
+  appendRespCommand(resp, {args});
+  commandResp(resp, std::move(cb), timeout_ms);
+}
+
+void RedisConnection::commandResp(std::string_view resp, RedisCallback cb, uint64_t timeout_ms) {
   loop_.assertInLoopThread();
   if (!connected_ || !ctx_) {
     if (cb) cb(std::unexpected(unavailable("not connected to " + address_.describe())));
@@ -340,17 +366,9 @@ void RedisConnection::command(const std::vector<std::string>& args, RedisCallbac
     if (cb) cb(std::unexpected(unavailable("too many commands in flight")));
     return;
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
   uint64_t id = next_id_++;
-  if (redisAsyncCommandArgv(ctx_, &RedisConnection::onReply, reinterpret_cast<void*>(uintptr_t(id)),
-                            static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+  if (redisAsyncFormattedCommand(ctx_, &RedisConnection::onReply, reinterpret_cast<void*>(uintptr_t(id)),
+                                 resp.data(), resp.size()) != REDIS_OK) {
     if (cb) cb(std::unexpected(unavailable("cannot send command")));
     return;
   }
@@ -476,20 +494,18 @@ void RedisClient::evalScript(const std::string& name, const std::vector<std::str
     if (cb) cb(std::unexpected(Error{"internal", "redis: unknown script " + name}));
     return;
   }
-  auto argv = std::make_shared<std::vector<std::string>>();
-  argv->reserve(3 + keys.size() + args.size());
-  argv->push_back("EVALSHA");
-  argv->push_back(it->second.sha1);
-  argv->push_back(std::to_string(keys.size()));
-  argv->insert(argv->end(), keys.begin(), keys.end());
-  argv->insert(argv->end(), args.begin(), args.end());
-  commands_.command(*argv, [this, name, argv, cb = std::move(cb)](RedisResult r) mutable {
+  // Formatted once, kept for the retry below.
+  const std::string head[] = {"EVALSHA", it->second.sha1, std::to_string(keys.size())};
+  auto resp = std::make_shared<std::string>();
+  resp->reserve(64 + 16 * (keys.size() + args.size()));
+  appendRespCommand(*resp, {head, keys, args});
+  commands_.commandResp(*resp, [this, name, resp, cb = std::move(cb)](RedisResult r) mutable {
     if (r && r->isError() && r->str.starts_with("NOSCRIPT")) {
       // The server lost its script cache (restart or SCRIPT FLUSH): load, then retry once. Both
       // go on the same connection, so the load runs first.
       spdlog::info("redis: script {} missing on server, reloading", name);
       commands_.command({"SCRIPT", "LOAD", scripts_.at(name).source}, {});
-      commands_.command(*argv, std::move(cb));
+      commands_.commandResp(*resp, std::move(cb));
       return;
     }
     if (cb) cb(std::move(r));  // fire-and-forget calls pass no callback

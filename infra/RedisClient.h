@@ -27,6 +27,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -73,6 +74,9 @@ struct RedisOptions {
 };
 
 // One hiredis async connection that redials by itself. Used through RedisClient.
+// Appends one RESP array of bulk strings (a command as Redis reads it) to `out`.
+void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string>> parts);
+
 class RedisConnection {
  public:
   RedisConnection(EventLoop& loop, RedisAddress address, RedisOptions options, std::string name);
@@ -85,6 +89,9 @@ class RedisConnection {
 
   // Sends a command; `cb` gets the reply or an error. timeout_ms 0 = the default.
   void command(const std::vector<std::string>& args, RedisCallback cb, uint64_t timeout_ms = 0);
+  // The same for a command already in RESP (appendRespCommand): the hot paths format straight
+  // into one buffer instead of through hiredis's argv formatting.
+  void commandResp(std::string_view resp, RedisCallback cb, uint64_t timeout_ms = 0);
 
   // Subscriber mode: SUBSCRIBE/UNSUBSCRIBE whose replies (and later messages) go to on_push.
   bool pushCommand(const std::vector<std::string>& args);

@@ -42,6 +42,18 @@ struct Client {
   }
 };
 
+// The RESP the hot paths write themselves: one array of bulk strings, lengths in bytes, so an
+// argument may hold CR LF, NUL or nothing at all; parts are concatenated in order.
+TEST(RedisClient, FormatsCommandsAsRespArraysOfBulkStrings) {
+  std::string out = "prefix|";
+  const std::string head[] = {"EVALSHA", "abc", "1"};
+  const std::vector<std::string> keys = {"k"};
+  const std::vector<std::string> args = {"a\r\nb", "", std::string("\0", 1), "茶"};
+  appendRespCommand(out, {head, keys, args});
+  EXPECT_EQ(out, "prefix|*8\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$1\r\nk\r\n"
+                 "$4\r\na\r\nb\r\n$0\r\n\r\n$1\r\n" + std::string("\0", 1) + "\r\n$3\r\n茶\r\n");
+}
+
 TEST(RedisClient, RunsCommandsAndCopiesReplies) {
   RedisServer server;
   Client c(server.url());
@@ -57,6 +69,11 @@ TEST(RedisClient, RunsCommandsAndCopiesReplies) {
   auto list = c.call({"MGET", "k", "missing"});
   ASSERT_EQ(list->elements.size(), 2u);
   EXPECT_TRUE(list->elements[1].isNil());
+  auto odd = c.call({"SET", "odd", "a\r\n$3\r\nb"});  // RESP inside an argument stays data
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_EQ(c.call({"GET", "odd"})->str, "a\r\n$3\r\nb");
+  EXPECT_EQ(c.call({"SET", "empty", ""})->type, RedisReply::Type::Status);
+  EXPECT_EQ(c.call({"STRLEN", "empty"})->integer, 0);
   auto err = c.call({"INCR", "k"});
   ASSERT_TRUE(err.has_value()) << "an error reply is a reply";
   EXPECT_TRUE(err->isError());
