@@ -108,6 +108,22 @@ TEST(Config, BadValuesNameTheLayerAndSetting) {
   EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"renditions", " , "}}}).has_value());
 }
 
+// Threads that write one chat tick: 2 by default (the loop thread and one helper), 1..16.
+TEST(Config, FanoutThreadsAreBounded) {
+  Config c;
+  EXPECT_EQ(c.fanout_threads, 2);
+  ASSERT_TRUE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_threads", "1"}}}).has_value());
+  EXPECT_EQ(c.fanout_threads, 1);
+  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_threads", "0"}}}).has_value());
+  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_threads", "17"}}}).has_value());
+  Parsed p({"--fanout-threads", "4"});
+  std::vector<std::string> storage;
+  auto env = envBlock(storage);
+  auto resolved = resolveConfig(p.flags, env.data());
+  ASSERT_TRUE(resolved.has_value()) << resolved.error().message;
+  EXPECT_EQ(resolved->fanout_threads, 4);
+}
+
 TEST(Config, BrokenTomlReportsTheLine) {
   auto r = configLayerFromToml("http_port = 1\nrtmp_port = = 2\n", "bad.toml");
   ASSERT_FALSE(r.has_value());
