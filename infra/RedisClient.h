@@ -73,10 +73,10 @@ struct RedisOptions {
   uint64_t backoff_max_ms = 2000;
 };
 
-// One hiredis async connection that redials by itself. Used through RedisClient.
 // Appends one RESP array of bulk strings (a command as Redis reads it) to `out`.
 void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string>> parts);
 
+// One hiredis async connection that redials by itself. Used through RedisClient.
 class RedisConnection {
  public:
   RedisConnection(EventLoop& loop, RedisAddress address, RedisOptions options, std::string name);
