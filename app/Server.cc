@@ -84,6 +84,7 @@ int Server::run() {
   http_options.max_connections_per_ip =
       config_.rate_limits ? static_cast<std::size_t>(config_.max_connections_per_ip) : 0;
   http_options.websocket.fanout_threads = static_cast<unsigned>(config_.fanout_threads);
+  http_options.websocket.fanout_slice = static_cast<std::size_t>(config_.fanout_slice);
   http_ = std::make_unique<HttpServer>(loop_, metrics_, http_options);
   ops_ = std::make_unique<OpsRoutes>(loop_, *http_, *redis_, metrics_);
   orders_ = std::make_unique<orders::OrdersModule>(loop_, *redis_, *http_, metrics_, config_);

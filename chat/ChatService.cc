@@ -121,11 +121,16 @@ ChatService::ChatService(EventLoop& loop, RedisClient& redis, HttpServer& http,
   http.websocket("/ws", this);
   registerRoutes(http);
   tick_timer_.start(options_.tick_ms, options_.tick_ms, [this] { tick(); });
+  // A tick that came while the last one was still being written runs as soon as that is done.
+  hub_.onBroadcastsDone([this] {
+    if (tick_deferred_) tick();
+  });
   stats_timer_.start(options_.stats_ms, options_.stats_ms, [this] { statsTick(); });
   keyword_timer_.start(0, 5000, [this] { refreshKeywords(); });
 }
 
 ChatService::~ChatService() {
+  hub_.onBroadcastsDone(nullptr);
   for (auto& [id, conn] : conns_) {
     delete static_cast<Member*>(conn->user);
     conn->user = nullptr;
@@ -265,6 +270,10 @@ void ChatService::onRoomMessage(const std::string& room_id, const std::string& p
 // messages (never shed) and chat (shed first for slow readers) — broadcast to every welcomed
 // member in one send each (WebSocketHub::fanOut).
 void ChatService::tick() {
+  // One tick's broadcasts at a time: the messages that come meanwhile go out together once it is
+  // written, so a round slower than tick_ms makes bigger batches rather than a backlog.
+  tick_deferred_ = hub_.broadcasting();
+  if (tick_deferred_) return;
   for (auto& [id, room] : rooms_) {
     if (room->pending_chat.empty() && room->pending_system.empty()) continue;
     std::vector<WsOut> frames;

@@ -88,6 +88,7 @@ class ChatService : public WebSocketHandler {
   std::unordered_map<uint64_t, WebSocketConnection*> conns_;  // open connections by id
   std::vector<std::string> keywords_;
   Timer tick_timer_;
+  bool tick_deferred_ = false;  // a tick found the last one still being written
   Timer stats_timer_;
   Timer keyword_timer_;
   std::shared_ptr<Counter> messages_in_;

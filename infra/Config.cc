@@ -75,6 +75,7 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
   else if (key == "hls_segment_ms") return setInt(c.hls_segment_ms, 500, 10000);
   else if (key == "hls_reconnect_window_ms") return setInt(c.hls_reconnect_window_ms, 0, 3600 * 1000);
   else if (key == "fanout_threads") return setInt(c.fanout_threads, 1, 16);
+  else if (key == "fanout_slice") return setInt(c.fanout_slice, 16, 65536);
   else return std::unexpected(Error{"bad_config", "unknown setting"});
   return {};
 }
@@ -92,7 +93,8 @@ const std::vector<std::string>& configKeys() {
       "bind",        "http_port",   "rtmp_port",      "data_dir",           "redis",
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
       "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
-      "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip", "fanout_threads"};
+      "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip", "fanout_threads",
+      "fanout_slice"};
   return keys;
 }
 

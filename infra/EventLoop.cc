@@ -126,4 +126,32 @@ bool Timer::active() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(&handle_->timer)) != 0;
 }
 
+struct Idle::Handle {
+  uv_idle_t idle{};
+  std::function<void()> fn;
+};
+
+Idle::Idle(EventLoop& loop) : handle_(new Handle) {
+  uv_idle_init(loop.uv(), &handle_->idle);
+  handle_->idle.data = handle_;
+}
+
+Idle::~Idle() {
+  handle_->fn = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_->idle),
+           [](uv_handle_t* h) { delete static_cast<Handle*>(h->data); });
+}
+
+void Idle::start(std::function<void()> fn) {
+  handle_->fn = std::move(fn);
+  uv_idle_start(&handle_->idle, [](uv_idle_t* i) {
+    auto* h = static_cast<Handle*>(i->data);
+    if (auto fn = h->fn) fn();  // a copy: fn may stop or destroy this handle
+  });
+}
+
+void Idle::stop() { uv_idle_stop(&handle_->idle); }
+
+bool Idle::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&handle_->idle)) != 0; }
+
 }  // namespace bloomcast

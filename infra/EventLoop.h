@@ -84,4 +84,23 @@ class Timer {
   Handle* handle_;
 };
 
+// Idle: calls fn once per loop turn, before the loop polls, while started; the poll in between
+// does not block, so sockets are served between calls. For work cut into slices (a broadcast to
+// a large room): a zero-delay Timer would not do, since libuv runs a timer started from a timer
+// callback in the same turn. Thread: loop thread only; destroyable at any time, like Timer.
+class Idle {
+ public:
+  explicit Idle(EventLoop& loop);
+  ~Idle();
+  Idle(const Idle&) = delete;
+  Idle& operator=(const Idle&) = delete;
+  void start(std::function<void()> fn);
+  void stop();
+  bool active() const;
+
+ private:
+  struct Handle;
+  Handle* handle_;
+};
+
 }  // namespace bloomcast

@@ -50,6 +50,7 @@ std::string WebSocketConnection::queryOr(const std::string& name, std::string fa
 
 void WebSocketConnection::send(WsFramePtr frame, bool droppable) {
   if (closing() || !wsi_) return;
+  if (!pending_broadcasts_.empty()) hub_->catchUp(*this);
   if (queue_.empty() && hub_->writeNow(*this, frame)) return;
   enqueue(std::move(frame), droppable);
 }
@@ -84,6 +85,7 @@ void WebSocketConnection::enqueue(WsFramePtr frame, bool droppable) {
 
 void WebSocketConnection::close(int code, std::string reason) {
   if (closing() || !wsi_) return;
+  if (!pending_broadcasts_.empty()) hub_->catchUp(*this);
   close_code_ = code;
   close_reason_ = std::move(reason);
   hub_->requestWrite(*this);
@@ -91,7 +93,12 @@ void WebSocketConnection::close(int code, std::string reason) {
 
 WebSocketHub::WebSocketHub(EventLoop& loop, MetricsRegistry& metrics, const int& lws_callback_depth,
                            WebSocketLimits limits)
-    : loop_(loop), lws_callback_depth_(lws_callback_depth), limits_(limits), sweep_timer_(loop) {
+    : loop_(loop),
+      lws_callback_depth_(lws_callback_depth),
+      limits_(limits),
+      sweep_timer_(loop),
+      slicer_(loop) {
+  limits_.fanout_slice = std::max<std::size_t>(limits_.fanout_slice, 1);
   dropped_frames_ = metrics.counter("bloomcast_ws_dropped_frames_total",
                                     "Frames shed from slow readers' queues");
   slow_closed_ = metrics.counter("bloomcast_ws_slow_closed_total",
@@ -135,28 +142,48 @@ void WebSocketHub::sendChunks(SendJob& job) {
 
 void WebSocketHub::fanOut(std::span<WebSocketConnection* const> to, std::span<const WsOut> frames) {
   if (frames.empty() || to.empty()) return;
-  std::string joined;
-  std::string_view bytes = frames[0].frame->wire();
-  if (frames.size() > 1) {
-    for (const auto& f : frames) joined += f.frame->wire();
-    bytes = joined;
+  WsBroadcast& b = broadcasts_.emplace_back();  // deque: its address holds while others come and go
+  b.frames.assign(frames.begin(), frames.end());
+  if (frames.size() == 1) {
+    b.bytes = frames[0].frame->wire();
+  } else {
+    for (const auto& f : frames) b.joined += f.frame->wire();
+    b.bytes = b.joined;
   }
-  // Who can take the bytes straight away: nothing queued with us or inside lws, and lws not in
-  // a callback (see writeNow). The others queue the frames as single sends would.
-  direct_.clear();
-  direct_fds_.clear();
+  b.to.reserve(to.size());
   for (WebSocketConnection* c : to) {
     if (c->closing() || !c->wsi_) continue;
-    if (lws_callback_depth_ == 0 && c->queue_.empty() && !lws_partial_buffered(c->wsi_)) {
+    c->pending_broadcasts_.emplace_back(&b, b.to.size());
+    b.to.push_back(c);
+  }
+  if (broadcasts_.size() > 1) return;  // the slices of the one before will come to it
+  if (lws_callback_depth_ == 0) writeSlice();
+  else slicer_.start([this] { writeSlice(); });
+}
+
+void WebSocketHub::writeSlice() {
+  if (broadcasts_.empty()) return;
+  WsBroadcast& b = broadcasts_.front();
+  // Who can take the bytes straight away: nothing queued with us or inside lws (see writeNow).
+  // The others queue the frames behind what they have.
+  direct_.clear();
+  direct_fds_.clear();
+  std::size_t end = std::min(b.to.size(), b.next + limits_.fanout_slice);
+  for (; b.next < end; ++b.next) {
+    WebSocketConnection* c = b.to[b.next];
+    if (!c) continue;  // closed, or caught up
+    c->pending_broadcasts_.erase(c->pending_broadcasts_.begin());  // this one: the oldest
+    if (c->closing() || !c->wsi_) continue;
+    if (c->queue_.empty() && !lws_partial_buffered(c->wsi_)) {
       direct_.push_back(c);
       direct_fds_.push_back(lws_get_socket_fd(c->wsi_));
     } else {
-      for (const auto& f : frames) c->send(f.frame, f.droppable);
+      for (const auto& f : b.frames) c->enqueue(f.frame, f.droppable);
     }
   }
   direct_results_.assign(direct_.size(), 0);
   SendJob job;
-  job.bytes = bytes;
+  job.bytes = b.bytes;
   job.fds = direct_fds_.data();
   job.results = direct_results_.data();
   job.count = direct_.size();
@@ -175,26 +202,42 @@ void WebSocketHub::fanOut(std::span<WebSocketConnection* const> to, std::span<co
     WebSocketConnection& c = *direct_[i];
     long n = direct_results_[i];
     if (n == -EAGAIN || n == -EWOULDBLOCK) {  // nothing went: queue as usual
-      for (const auto& f : frames) c.enqueue(f.frame, f.droppable);
+      for (const auto& f : b.frames) c.enqueue(f.frame, f.droppable);
       continue;
     }
     if (n < 0) {
       kill(c, "write failed");
       continue;
     }
-    if (static_cast<std::size_t>(n) < bytes.size()) {
+    if (static_cast<std::size_t>(n) < b.bytes.size()) {
       // The rest of a frame already begun: lws keeps it and sends it before anything else.
-      auto* rest = reinterpret_cast<unsigned char*>(const_cast<char*>(bytes.data())) + n;
-      std::size_t left = bytes.size() - static_cast<std::size_t>(n);
+      auto* rest = reinterpret_cast<unsigned char*>(const_cast<char*>(b.bytes.data())) + n;
+      std::size_t left = b.bytes.size() - static_cast<std::size_t>(n);
       if (lws_write(c.wsi_, rest, left, LWS_WRITE_RAW) < static_cast<int>(left)) {
         kill(c, "write failed");
         continue;
       }
     }
-    written += frames.size();
+    written += b.frames.size();
     c.last_progress_ms_ = now;
   }
   frames_out_->inc(written);
+  if (b.next == b.to.size()) broadcasts_.pop_front();
+  if (!broadcasts_.empty()) {
+    if (!slicer_.active()) slicer_.start([this] { writeSlice(); });
+    return;
+  }
+  slicer_.stop();
+  if (on_broadcasts_done_) on_broadcasts_done_();
+}
+
+void WebSocketHub::catchUp(WebSocketConnection& c) {
+  auto due = std::move(c.pending_broadcasts_);
+  c.pending_broadcasts_.clear();
+  for (auto [b, slot] : due) {
+    b->to[slot] = nullptr;
+    for (const auto& f : b->frames) c.enqueue(f.frame, f.droppable);
+  }
 }
 
 void WebSocketHub::route(std::string path, WebSocketHandler* handler) {
@@ -325,6 +368,8 @@ int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std:
       if (!c) return 0;
       lws_set_opaque_user_data(wsi, nullptr);
       c->wsi_ = nullptr;
+      for (auto [b, slot] : c->pending_broadcasts_) b->to[slot] = nullptr;
+      c->pending_broadcasts_.clear();
       connections_.erase(c->id_);
       c->handler_->onClose(*c);
       delete c;

@@ -9,12 +9,17 @@
 // same for every recipient (server frames are unmasked), so no per-recipient copy is made.
 //
 // Broadcast (fanOut, a chat room's tick): the frames of one tick go to each recipient with
-// nothing queued as ONE send() of their wire bytes (header and payload, built once); for a large
-// room the recipients are split between the loop thread and fanout_threads - 1 helper threads,
-// which only call send() on the sockets' descriptors while the loop thread waits for them, so
-// lws never runs alongside them. What the kernel does not take goes on afterwards from the loop
-// thread: nothing sent -> the frames queue as usual; part sent -> the rest is handed to lws's own
-// buffer (lws_write LWS_WRITE_RAW), which it flushes before any other byte on that socket.
+// nothing queued as ONE send() of their wire bytes (header and payload, built once). A
+// broadcast is written in slices of fanout_slice recipients, and the loop polls between slices
+// (an Idle handle), so incoming frames and Redis messages are read while a 10,000-socket
+// room is written. Until a broadcast reaches a connection, nothing else is written to it: a
+// frame sent to it, or a close, first queues the broadcast's frames (catchUp), and a connection
+// that closes leaves its slot empty. Within a slice the recipients are split between the loop
+// thread and fanout_threads - 1 helper threads, which only call send() on the sockets'
+// descriptors while the loop thread waits for them, so lws never runs alongside them. What the
+// kernel does not take goes on afterwards from the loop thread: nothing sent -> the frames
+// queue as usual; part sent -> the rest is handed to lws's own buffer (lws_write
+// LWS_WRITE_RAW), which it flushes before any other byte on that socket.
 //
 // Backpressure: each connection queues at most max_queue_frames frames / max_queue_bytes bytes.
 // When full, the oldest droppable frame goes (chat); if only non-droppable frames (orders, pins,
@@ -24,13 +29,15 @@
 // Incoming: text frames only (binary -> close 1003), messages at most max_message_bytes
 // (-> close 1009); lws rejects unmasked client frames itself.
 //
-// Thread: loop thread only (fanOut's helpers touch nothing but descriptors). The hub is owned by HttpServer; connections by the hub (freed after
-// onClose); handlers by whoever registered them (they outlive the server).
+// Thread: loop thread only (fanOut's helpers touch nothing but descriptors). The hub is owned
+// by HttpServer; connections by the hub (freed after onClose); handlers by whoever registered
+// them (they outlive the server).
 #include <libwebsockets.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
-#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <semaphore>
@@ -71,6 +78,18 @@ struct WsOut {
 };
 
 class WebSocketHub;
+class WebSocketConnection;
+
+// One broadcast on its way (WebSocketHub::fanOut): its frames, their wire bytes, and the
+// recipients; those before `next` are done, and a slot is emptied when its connection closes
+// or is caught up.
+struct WsBroadcast {
+  std::vector<WsOut> frames;
+  std::string joined;      // the wire bytes of all frames when there are several
+  std::string_view bytes;  // what each recipient is sent: one frame's wire() or `joined`
+  std::vector<WebSocketConnection*> to;
+  std::size_t next = 0;
+};
 
 class WebSocketConnection {
  public:
@@ -109,6 +128,9 @@ class WebSocketConnection {
   std::size_t queued_bytes_ = 0;
   uint64_t last_progress_ms_ = 0;
   std::string incoming_;
+  // Broadcasts that have this connection in a slot not yet written, oldest first (the hub
+  // writes them in this order): nothing else may go out before them.
+  std::vector<std::pair<WsBroadcast*, std::size_t>> pending_broadcasts_;
   int close_code_ = 0;
   std::string close_reason_;
   class WebSocketHandler* handler_ = nullptr;
@@ -136,6 +158,8 @@ struct WebSocketLimits {
   // it saves).
   unsigned fanout_threads = 2;
   std::size_t parallel_fanout_min = 256;
+  // Recipients written per slice of a broadcast before the loop runs again.
+  std::size_t fanout_slice = 256;
 };
 
 class WebSocketHub {
@@ -154,8 +178,13 @@ class WebSocketHub {
   int callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
   std::size_t connections() const { return connections_.size(); }
 
-  // Sends `frames`, in this order, to every connection in `to` (see the header comment).
+  // Sends `frames`, in this order, to every connection in `to` (see the header comment). The
+  // first slice is written now when lws is not in a callback; the rest in later loop turns.
   void fanOut(std::span<WebSocketConnection* const> to, std::span<const WsOut> frames);
+  // Whether a broadcast is still being written.
+  bool broadcasting() const { return !broadcasts_.empty(); }
+  // Called each time the last broadcast in progress is done (nullptr: no one). One listener.
+  void onBroadcastsDone(std::function<void()> fn) { on_broadcasts_done_ = std::move(fn); }
 
  private:
   friend class WebSocketConnection;
@@ -170,6 +199,10 @@ class WebSocketHub {
   };
   static void sendChunks(SendJob& job);
   void helperMain();
+  // Writes the next slice of the oldest broadcast; schedules the next slice or reports done.
+  void writeSlice();
+  // Queues the frames of every broadcast still due to `c`, before anything else is sent to it.
+  void catchUp(WebSocketConnection& c);
   void requestWrite(WebSocketConnection& c);
   bool writeNow(WebSocketConnection& c, const WsFramePtr& frame);
   void kill(WebSocketConnection& c, const char* why);
@@ -185,7 +218,10 @@ class WebSocketHub {
   std::shared_ptr<Counter> dropped_frames_;
   std::shared_ptr<Counter> slow_closed_;
   std::shared_ptr<Counter> frames_out_;
-  // fanOut's scratch (loop thread) and helpers: each helper waits on work_, runs *job_ with the
+  std::deque<WsBroadcast> broadcasts_;  // in progress, oldest first (stable addresses)
+  Idle slicer_;                         // writes the next slice once the loop has polled
+  std::function<void()> on_broadcasts_done_;
+  // writeSlice's scratch (loop thread) and helpers: each helper waits on work_, runs *job_ with the
   // loop thread, and posts done_.
   std::vector<WebSocketConnection*> direct_;
   std::vector<int> direct_fds_;

@@ -29,6 +29,9 @@
 // (one message or a batch), mark GSEQ in a per-receiver bitset (loss and duplicates exactly) and
 // add now - SEND_US to a histogram. The send time is when the frame was written; the worst
 // lateness of the sender against its schedule is printed so a client that fell behind shows.
+// The server's "ts" (its wall clock in ms when it accepted the message; this machine's clock)
+// splits each latency in two: send -> accepted (the sender's frame waiting to be read) and
+// accepted -> receipt (store, pub/sub, the tick, the fan-out and this process's reading).
 //
 // Thread: one (the process's main thread) runs everything.
 #include <arpa/inet.h>
@@ -375,6 +378,12 @@ class LoadGenerator {
   uint64_t unknown_ = 0;  // b: texts with a sequence outside this run (should stay 0)
   int64_t last_delivery_us_ = 0;
   LatencyHistogram latency_;
+  int64_t realtime_minus_monotonic_us_ = 0;
+  LatencyHistogram to_accept_;    // send -> the server's ts
+  LatencyHistogram from_accept_;  // the server's ts -> receipt
+  // Per message (indexed by GSEQ): its send time and its first and last receipt by any receiver,
+  // so the report can tell the wait before the first copy from the spread of one fan-out.
+  std::vector<int64_t> sent_at_, first_receipt_, last_receipt_;
 };
 
 bool LoadGenerator::setup() {
@@ -640,6 +649,20 @@ void LoadGenerator::onMessage(Conn& c, std::string_view text, int64_t now_us) {
     ++delivered_;
     latency_.add(now_us - sent_us);
     last_delivery_us_ = now_us;
+    sent_at_[seq] = sent_us;
+    if (first_receipt_[seq] == 0) first_receipt_[seq] = now_us;
+    last_receipt_[seq] = now_us;
+    constexpr std::string_view kTs = R"("ts":)";
+    std::string_view rest(r3.ptr, static_cast<std::size_t>(end - r3.ptr));
+    if (auto ts_at = rest.find(kTs); ts_at != std::string_view::npos) {
+      int64_t ts_ms = 0;
+      const char* ts_p = rest.data() + ts_at + kTs.size();
+      if (std::from_chars(ts_p, end, ts_ms).ec == std::errc()) {
+        int64_t accepted_us = ts_ms * 1000 - realtime_minus_monotonic_us_;
+        to_accept_.add(accepted_us - sent_us);
+        from_accept_.add(now_us - accepted_us);
+      }
+    }
   }
 }
 
@@ -671,11 +694,10 @@ void LoadGenerator::sendDue(int64_t now_us) {
 void LoadGenerator::poll(int timeout_ms) {
   epoll_event events[1024];
   int n = epoll_wait(epoll_fd_, events, 1024, timeout_ms);
-  int64_t now = nowUs();
   for (int i = 0; i < n; ++i) {
     Conn& c = conns_[events[i].data.u32];
     if (c.state == ConnState::kClosed) continue;
-    onEvent(c, events[i].events, now);
+    onEvent(c, events[i].events, nowUs());  // per event: a batch of 1,024 takes milliseconds
   }
 }
 
@@ -696,6 +718,9 @@ int LoadGenerator::run() {
   max_messages_ = static_cast<uint64_t>(std::ceil(o_.rate * o_.seconds));
   words_per_receiver_ = static_cast<std::size_t>((max_messages_ + 63) / 64);
   seen_.assign(words_per_receiver_ * static_cast<std::size_t>(o_.receivers), 0);
+  sent_at_.assign(max_messages_, 0);
+  first_receipt_.assign(max_messages_, 0);
+  last_receipt_.assign(max_messages_, 0);
   conns_.resize(total);
   for (std::size_t i = 0; i < total; ++i) {
     conns_[i].sender = i >= static_cast<std::size_t>(o_.receivers);
@@ -727,6 +752,9 @@ int LoadGenerator::run() {
   int64_t server_cpu0 = processCpuUs(o_.server_pid);
   int64_t redis_cpu0 = processCpuUs(o_.redis_pid);
   int64_t self_cpu0 = selfCpuUs();
+  timespec real{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  realtime_minus_monotonic_us_ = static_cast<int64_t>(real.tv_sec) * 1000000 + real.tv_nsec / 1000 - nowUs();
   send_start_us_ = nowUs();
   sending_ = max_messages_ > 0;
   int64_t send_deadline = send_start_us_ + static_cast<int64_t>(o_.seconds * 1e6) + 1000000;
@@ -766,6 +794,20 @@ int LoadGenerator::run() {
               o_.label.c_str(), delivered_, want, per_s, window_s, lost, loss_pct, duplicates_, error_frames_);
   std::printf("[%s] latency send->receipt: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", o_.label.c_str(),
               latency_.quantileMs(0.50), latency_.quantileMs(0.99), latency_.maxMs());
+  std::printf("[%s]   split at the server's ts (1 ms resolution): send->accepted p50 %.1f / p99 %.1f ms, "
+              "accepted->receipt p50 %.1f / p99 %.1f ms\n",
+              o_.label.c_str(), to_accept_.quantileMs(0.50), to_accept_.quantileMs(0.99),
+              from_accept_.quantileMs(0.50), from_accept_.quantileMs(0.99));
+  LatencyHistogram first, spread;
+  for (std::size_t i = 0; i < first_receipt_.size(); ++i) {
+    if (first_receipt_[i] == 0) continue;
+    first.add(first_receipt_[i] - sent_at_[i]);
+    spread.add(last_receipt_[i] - first_receipt_[i]);
+  }
+  std::printf("[%s]   per message: send->first receipt p50 %.1f / p99 %.1f ms, first->last receipt p50 %.1f / "
+              "p99 %.1f / max %.1f ms\n",
+              o_.label.c_str(), first.quantileMs(0.50), first.quantileMs(0.99), spread.quantileMs(0.50),
+              spread.quantileMs(0.99), spread.maxMs());
   if (o_.server_pid > 0)
     std::printf("[%s] server pid %d: %.2f cores (%.3f µs CPU per delivery), RSS %" PRId64 " -> %" PRId64 " KiB idle (%.2f KiB per connection) -> %" PRId64
                 " KiB loaded\n",

@@ -2,7 +2,8 @@
 # Chat fan-out: bloomcast vs a Node.js `ws` server, same load generator, same run.
 #   bench/chat/run.sh [receivers=10000] [senders=10] [rate=100 msg/s] [seconds=10]
 # Env: SKIP_BUILD=1 (use build/ as it is), DRAIN_S=5 (wait for late deliveries), BATCH_MS=0 (the
-# Node peer's batching; 0 = a frame per message, its usual design), KEEP=1 (keep the temp dir).
+# Node peer's batching; 0 = a frame per message, its usual design), KEEP=1 (keep the temp dir),
+# PEER=none (bloomcast only, for A/B runs of two builds; no table, no ratio).
 #
 # Builds bloomcast and bloomcast_chat_load (build/, BLOOMCAST_JOBS=1 unless set), installs the
 # peer's `ws` with npm ci, then for each server in turn: starts it on a free 127.0.0.1 port,
@@ -110,6 +111,10 @@ if ! kill -0 "$server_pid" 2>/dev/null; then  # it should still be serving; say 
   tail -3 "$dir/bloomcast.log" >&2
 fi
 stop_server
+if [ "${PEER:-node}" = none ]; then  # A/B runs of bloomcast builds: its lines above are the result
+  echo "run.sh: PEER=none: no peer run, so no table" >&2
+  exit 0
+fi
 
 # ---- Node.js + ws --------------------------------------------------------------------------------
 port=$(free_port)

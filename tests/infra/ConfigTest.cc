@@ -124,6 +124,21 @@ TEST(Config, FanoutThreadsAreBounded) {
   EXPECT_EQ(resolved->fanout_threads, 4);
 }
 
+TEST(Config, FanoutSliceIsBounded) {
+  Config c;
+  EXPECT_EQ(c.fanout_slice, 256);
+  ASSERT_TRUE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_slice", "1024"}}}).has_value());
+  EXPECT_EQ(c.fanout_slice, 1024);
+  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_slice", "15"}}}).has_value());
+  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_slice", "65537"}}}).has_value());
+  Parsed p({"--fanout-slice", "64"});
+  std::vector<std::string> storage;
+  auto env = envBlock(storage);
+  auto resolved = resolveConfig(p.flags, env.data());
+  ASSERT_TRUE(resolved.has_value()) << resolved.error().message;
+  EXPECT_EQ(resolved->fanout_slice, 64);
+}
+
 TEST(Config, BrokenTomlReportsTheLine) {
   auto r = configLayerFromToml("http_port = 1\nrtmp_port = = 2\n", "bad.toml");
   ASSERT_FALSE(r.has_value());

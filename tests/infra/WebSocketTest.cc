@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "LoopThread.h"
 #include "TestSupport.h"
 #include "WsClient.h"
@@ -37,12 +39,18 @@ class Echo : public WebSocketHandler {
   int closed = 0;
 };
 
-class WebSocketTest : public ::testing::Test {
+// An HttpServer whose one WebSocket route, /ws, is served by a Handler; configure() may change
+// the server's options first.
+template <class Handler>
+class WsServerTest : public ::testing::Test {
  protected:
+  virtual void configure(HttpServerOptions&) {}
   void SetUp() override {
     lt_.sync([&] {
-      server_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, HttpServerOptions{"127.0.0.1", 0, 16384});
-      server_->websocket("/ws", &echo_);
+      HttpServerOptions options{"127.0.0.1", 0, 16384};
+      configure(options);
+      server_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, options);
+      server_->websocket("/ws", &handler_);
       ASSERT_TRUE(server_->start().has_value());
       port_ = server_->port();
     });
@@ -52,9 +60,14 @@ class WebSocketTest : public ::testing::Test {
   }
   LoopThread lt_;
   MetricsRegistry metrics_;
-  Echo echo_;
+  Handler handler_;
   std::unique_ptr<HttpServer> server_;
   int port_ = 0;
+};
+
+class WebSocketTest : public WsServerTest<Echo> {
+ protected:
+  Echo& echo_ = handler_;
 };
 
 TEST_F(WebSocketTest, UpgradesOnItsPathAndSeesTheQuery) {
@@ -158,22 +171,13 @@ class Audience : public WebSocketHandler {
 };
 
 // Helpers on from the first recipient (three threads), so that small audiences take the
-// parallel path too.
-class WebSocketFanOutTest : public ::testing::Test {
+// parallel path too, and slices of five recipients, so that a dozen take three slices.
+class WebSocketFanOutTest : public WsServerTest<Audience> {
  protected:
-  void SetUp() override {
-    lt_.sync([&] {
-      HttpServerOptions options{"127.0.0.1", 0, 16384};
-      options.websocket.fanout_threads = 3;
-      options.websocket.parallel_fanout_min = 1;
-      server_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, options);
-      server_->websocket("/ws", &audience_);
-      ASSERT_TRUE(server_->start().has_value());
-      port_ = server_->port();
-    });
-  }
-  void TearDown() override {
-    lt_.sync([&] { server_.reset(); });
+  void configure(HttpServerOptions& options) override {
+    options.websocket.fanout_threads = 3;
+    options.websocket.parallel_fanout_min = 1;
+    options.websocket.fanout_slice = 5;
   }
   // A text of `size` bytes that starts with `tag` and is filled with a pattern of the tag.
   static std::string payload(const std::string& tag, std::size_t size) {
@@ -182,28 +186,31 @@ class WebSocketFanOutTest : public ::testing::Test {
     out.resize(std::max(size, tag.size() + 1));
     return out;
   }
-  void broadcast(const std::vector<std::pair<std::string, bool>>& frames) {
-    lt_.sync([&] {
-      std::vector<WsOut> out;
-      for (auto& [text, droppable] : frames) out.push_back({WsFrame::text(text), droppable});
-      server_->websockets().fanOut(audience_.open, out);
-    });
+  static std::vector<WsOut> frames(const std::vector<std::pair<std::string, bool>>& texts) {
+    std::vector<WsOut> out;
+    for (auto& [text, droppable] : texts) out.push_back({WsFrame::text(text), droppable});
+    return out;
   }
-  LoopThread lt_;
-  MetricsRegistry metrics_;
-  Audience audience_;
-  std::unique_ptr<HttpServer> server_;
-  int port_ = 0;
+  void broadcast(const std::vector<std::pair<std::string, bool>>& texts) {
+    lt_.sync([&] { server_->websockets().fanOut(audience_.open, frames(texts)); });
+  }
+  // Opens n readers and waits until the server has them all.
+  std::vector<int> openReaders(WsClients& clients, std::size_t n) {
+    std::vector<int> ids;
+    for (std::size_t i = 0; i < n; ++i) ids.push_back(clients.connect(port_, "/ws"));
+    for (int c : ids) EXPECT_TRUE(clients.waitOpen(c));
+    EXPECT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return audience_.open.size(); }) == n; }));
+    return ids;
+  }
+  Audience& audience_ = handler_;
 };
 
 // Frames of all three header sizes (7-, 16- and 64-bit lengths), one to three per broadcast,
 // arrive at every reader whole, once and in order.
 TEST_F(WebSocketFanOutTest, EveryReaderGetsEveryFrameWholeAndInOrder) {
   WsClients clients;
-  std::vector<int> ids;
-  for (int i = 0; i < 12; ++i) ids.push_back(clients.connect(port_, "/ws"));
-  for (int c : ids) ASSERT_TRUE(clients.waitOpen(c));
-  ASSERT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return audience_.open.size(); }) == 12u; }));
+  std::vector<int> ids = openReaders(clients, 12);
+  ASSERT_FALSE(HasFailure());
   const std::size_t sizes[] = {10, 125, 126, 300, 65535, 65536, 70000};
   std::vector<std::string> expected;
   for (int round = 0; round < 30; ++round) {
@@ -255,6 +262,71 @@ TEST_F(WebSocketFanOutTest, AFramePartlyTakenByAPausedReaderIsFinishedIntactLate
   EXPECT_TRUE(got[0] == big) << "the 8 MB frame arrived changed (" << got[0].size() << " bytes)";
   EXPECT_EQ(got[1], "after");
   EXPECT_TRUE(clients.isOpen(paused));
+}
+
+// A broadcast to a dozen readers takes three slices, and the loop serves other work between
+// them: a task posted right after fanOut runs while the broadcast is still being written.
+TEST_F(WebSocketFanOutTest, TheLoopRunsBetweenTheSlicesOfABroadcast) {
+  WsClients clients;
+  std::vector<int> ids = openReaders(clients, 12);
+  ASSERT_FALSE(HasFailure());
+  int done_calls = 0;
+  std::optional<bool> midway;  // broadcasting() as seen by the posted task
+  lt_.sync([&] {
+    auto& hub = server_->websockets();
+    hub.onBroadcastsDone([&] { ++done_calls; });
+    hub.fanOut(audience_.open, frames({{"one", false}}));
+    EXPECT_TRUE(hub.broadcasting());  // the first slice only
+    lt_.loop().post([&] { midway = hub.broadcasting(); });
+  });
+  for (int c : ids) ASSERT_TRUE(clients.waitFor(c, [](auto& m) { return m.size() == 1 && m[0] == "one"; }));
+  lt_.sync([&] {
+    EXPECT_EQ(midway, std::optional<bool>(true));
+    EXPECT_FALSE(server_->websockets().broadcasting());
+    EXPECT_EQ(done_calls, 1);
+    server_->websockets().onBroadcastsDone(nullptr);
+  });
+}
+
+// What is sent to a reader, or a close, while a broadcast has not reached it yet comes after
+// the broadcast's frames; readers already written to get it straight after them too.
+TEST_F(WebSocketFanOutTest, AFrameSentToAReaderNotYetReachedComesAfterTheBroadcast) {
+  WsClients clients;
+  std::vector<int> ids = openReaders(clients, 12);
+  ASSERT_FALSE(HasFailure());
+  lt_.sync([&] {
+    server_->websockets().fanOut(audience_.open, frames({{"first", true}, {"second", false}}));
+    audience_.open[0]->send(WsFrame::text("direct"), false);   // in the first slice: written
+    audience_.open[11]->send(WsFrame::text("direct"), false);  // in the third: not yet
+    audience_.open[10]->close(1000, "bye");                     // in the third as well
+  });
+  for (int i : {0, 11}) {
+    ASSERT_TRUE(clients.waitFor(ids[i], [](auto& m) { return m.size() == 3; })) << "reader " << i;
+    EXPECT_EQ(clients.messages(ids[i]), (std::vector<std::string>{"first", "second", "direct"})) << "reader " << i;
+  }
+  ASSERT_TRUE(clients.waitClosed(ids[10]));
+  EXPECT_EQ(clients.messages(ids[10]), (std::vector<std::string>{"first", "second"}));
+  for (int i = 1; i < 10; ++i)
+    ASSERT_TRUE(clients.waitFor(ids[i], [](auto& m) { return m.size() == 2 && m[1] == "second"; })) << "reader " << i;
+}
+
+// A reader that goes away while a broadcast is on its way to it is skipped (its slot emptied
+// when the server sees the close between slices); the others get the frame and the server
+// forgets the connection.
+TEST_F(WebSocketFanOutTest, AReaderThatLeavesMidBroadcastIsSkipped) {
+  WsClients clients;
+  std::vector<int> ids = openReaders(clients, 12);
+  ASSERT_FALSE(HasFailure());
+  lt_.sync([&] {
+    // The loop is held here: the server learns of the close only after fanOut has begun.
+    clients.close(ids[11]);
+    EXPECT_TRUE(clients.waitClosed(ids[11]));
+    server_->websockets().fanOut(audience_.open, frames({{"news", false}}));
+  });
+  for (int i = 0; i < 11; ++i)
+    ASSERT_TRUE(clients.waitFor(ids[i], [](auto& m) { return m.size() == 1 && m[0] == "news"; })) << "reader " << i;
+  ASSERT_TRUE(test::waitUntil([&] { return lt_.sync([&] { return audience_.open.size(); }) == 11u; }));
+  EXPECT_FALSE(lt_.sync([&] { return server_->websockets().broadcasting(); }));
 }
 
 }  // namespace
