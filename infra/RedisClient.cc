@@ -379,14 +379,9 @@ void RedisConnection::commandResp(std::string_view resp, RedisCallback cb, uint6
 
 bool RedisConnection::pushCommand(const std::vector<std::string>& args) {
   if (!connected_ || !ctx_) return false;
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  return redisAsyncCommandArgv(ctx_, &RedisConnection::onPush, this, static_cast<int>(argv.size()),
-                               argv.data(), lens.data()) == REDIS_OK;
+  std::string resp;
+  appendRespCommand(resp, {args});
+  return redisAsyncFormattedCommand(ctx_, &RedisConnection::onPush, this, resp.data(), resp.size()) == REDIS_OK;
 }
 
 // Redis answers in order, so one overdue command means every later one is stuck behind it:
