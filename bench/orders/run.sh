@@ -71,6 +71,9 @@ cpu_us() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d\n", ($12 + $13) * 1000000 / hz }' "/proc/$1/stat"
 }
 now_us() { echo $(($(date +%s%N) / 1000)); }
+# Time a process's main thread (Redis's command thread) spent runnable but waiting for a CPU, in
+# µs (/proc/PID/schedstat's second field, ns).
+wait_us() { awk '{ printf "%d\n", $2 / 1000 }' "/proc/$1/schedstat"; }
 R() { redis-cli -s "$sock" "$@"; }
 # Runs a command and then prints "CLIENT cpu_us=N": the CPU its process tree used. In the
 # background and waited for, so that a signal stops the run at once (bash runs traps only
@@ -166,17 +169,17 @@ http_phase() {
     TOKENS=$dir/tokens STREAM=$stream SKU=TEA NONCE="w$(date +%s%N)" \
       wrk -t"$wrk_threads" -c"$conns" -d"${warmup_s}s" -s "$here/orders.lua" "$url" > /dev/null
   fi
-  local seq0 cpu0 rcpu0 t0 seq1 cpu1 rcpu1 t1
+  local seq0 cpu0 rcpu0 rwait0 t0 seq1 cpu1 rcpu1 rwait1 t1
   seq0=$(R hget "bc:{s:$stream}:stats" seq)
-  cpu0=$(cpu_us "$pid"); rcpu0=$(cpu_us "$redis_pid"); t0=$(now_us)
+  cpu0=$(cpu_us "$pid"); rcpu0=$(cpu_us "$redis_pid"); rwait0=$(wait_us "$redis_pid"); t0=$(now_us)
   TOKENS=$dir/tokens STREAM=$stream SKU=TEA NONCE="m$(date +%s%N)" \
     with_client_cpu wrk -t"$wrk_threads" -c"$conns" -d"${seconds}s" -s "$here/orders.lua" "$url" \
     > "$dir/$label.out"
-  cpu1=$(cpu_us "$pid"); rcpu1=$(cpu_us "$redis_pid"); t1=$(now_us)
+  cpu1=$(cpu_us "$pid"); rcpu1=$(cpu_us "$redis_pid"); rwait1=$(wait_us "$redis_pid"); t1=$(now_us)
   seq1=$(R hget "bc:{s:$stream}:stats" seq)
   grep -v '^WRK \|^CLIENT ' "$dir/$label.out" >&2
   echo "PHASE label=$label stream=$stream stored=$((${seq1:-0} - ${seq0:-0})) wall_us=$((t1 - t0))" \
-    "server_cpu_us=$((cpu1 - cpu0)) redis_cpu_us=$((rcpu1 - rcpu0))" \
+    "server_cpu_us=$((cpu1 - cpu0)) redis_cpu_us=$((rcpu1 - rcpu0)) redis_wait_us=$((rwait1 - rwait0))" \
     "$(grep '^WRK ' "$dir/$label.out" | cut -d' ' -f2-) $(grep '^CLIENT ' "$dir/$label.out" | cut -d' ' -f2-)" \
     >> "$dir/results"
 }
@@ -190,13 +193,13 @@ echo "== redis-benchmark: -c$conns -P $rb_p -n $rb_n EVALSHA place" >&2
 sha=$(R script load "$(cat "$dir/place.lua")")
 p="bc:{s:$stream_r}:"
 now_ms=$(($(date +%s%N) / 1000000))
-seq0=$(R hget "${p}stats" seq); rcpu0=$(cpu_us "$redis_pid"); t0=$(now_us)
+seq0=$(R hget "${p}stats" seq); rcpu0=$(cpu_us "$redis_pid"); rwait0=$(wait_us "$redis_pid"); t0=$(now_us)
 # A fresh random idempotency key per call (-r); one buyer, as place_script_aof.sh.
 with_client_cpu redis-benchmark -s "$sock" -n "$rb_n" -c "$conns" -P "$rb_p" -r 100000000 --csv \
   EVALSHA "$sha" 9 "${p}meta" "${p}p:TEA" "${p}stock" "${p}orders" "${p}stats" "${p}minutes" "${p}lb" \
   "${p}unpaid" "${p}events" TEA 1 0123456789abcdef __rand_int__ "$now_ms" "$((now_ms + 900000))" \
   '"b**"' "${p}room" 1000000 > "$dir/rb.out"
-rcpu1=$(cpu_us "$redis_pid"); t1=$(now_us); seq1=$(R hget "${p}stats" seq)
+rcpu1=$(cpu_us "$redis_pid"); rwait1=$(wait_us "$redis_pid"); t1=$(now_us); seq1=$(R hget "${p}stats" seq)
 cat "$dir/rb.out" >&2
 rb_kv=$(python3 - "$dir/rb.out" <<'PY'
 import csv, sys
@@ -207,7 +210,7 @@ print(f"rps={d['rps']} p50_us={us('p50_latency_ms')} p99_us={us('p99_latency_ms'
 PY
 )
 echo "PHASE label=redis-benchmark stream=$stream_r stored=$((${seq1:-0} - ${seq0:-0})) wall_us=$((t1 - t0))" \
-  "server_cpu_us=-1 redis_cpu_us=$((rcpu1 - rcpu0)) requests=$rb_n non2xx=0 $rb_kv" \
+  "server_cpu_us=-1 redis_cpu_us=$((rcpu1 - rcpu0)) redis_wait_us=$((rwait1 - rwait0)) requests=$rb_n non2xx=0 $rb_kv" \
   "$(grep '^CLIENT ' "$dir/rb.out" | cut -d' ' -f2-)" >> "$dir/results"
 
 # ---- 3. Node.js + ioredis ------------------------------------------------------------------------
@@ -261,6 +264,7 @@ rows = [
     ("server CPU, cores", lambda p: cores(p, "server_cpu_us")),
     ("Redis CPU µs / order", lambda p: per_order(p, "redis_cpu_us")),
     ("Redis CPU, cores", lambda p: cores(p, "redis_cpu_us")),
+    ("Redis waiting for a CPU", lambda p: f"{100 * f(p, 'redis_wait_us') / 1e6 / p['wall_s']:.0f}% of the time"),
     ("client CPU, cores", lambda p: cores(p, "cpu_us")),
     ("orders stored (answered)", lambda p: f"{p['stored']} ({p['ok']})"),
 ]
