@@ -109,34 +109,31 @@ TEST(Config, BadValuesNameTheLayerAndSetting) {
 }
 
 // Threads that write one chat tick: 2 by default (the loop thread and one helper), 1..16.
-TEST(Config, FanoutThreadsAreBounded) {
-  Config c;
-  EXPECT_EQ(c.fanout_threads, 2);
-  ASSERT_TRUE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_threads", "1"}}}).has_value());
-  EXPECT_EQ(c.fanout_threads, 1);
-  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_threads", "0"}}}).has_value());
-  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_threads", "17"}}}).has_value());
-  Parsed p({"--fanout-threads", "4"});
-  std::vector<std::string> storage;
-  auto env = envBlock(storage);
-  auto resolved = resolveConfig(p.flags, env.data());
-  ASSERT_TRUE(resolved.has_value()) << resolved.error().message;
-  EXPECT_EQ(resolved->fanout_threads, 4);
-}
-
-TEST(Config, FanoutSliceIsBounded) {
-  Config c;
-  EXPECT_EQ(c.fanout_slice, 256);
-  ASSERT_TRUE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_slice", "1024"}}}).has_value());
-  EXPECT_EQ(c.fanout_slice, 1024);
-  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_slice", "15"}}}).has_value());
-  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"fanout_slice", "65537"}}}).has_value());
-  Parsed p({"--fanout-slice", "64"});
-  std::vector<std::string> storage;
-  auto env = envBlock(storage);
-  auto resolved = resolveConfig(p.flags, env.data());
-  ASSERT_TRUE(resolved.has_value()) << resolved.error().message;
-  EXPECT_EQ(resolved->fanout_slice, 64);
+// The chat fan-out settings: defaults, bounds, and the flag spelling.
+TEST(Config, FanoutSettingsAreBounded) {
+  struct Case {
+    const char* key;
+    int Config::*field;
+    int fallback, ok, below, above;
+    const char* flag;
+    int flag_value;
+  };
+  for (const Case& t : {Case{"fanout_threads", &Config::fanout_threads, 2, 1, 0, 17, "--fanout-threads", 4},
+                        Case{"fanout_slice", &Config::fanout_slice, 256, 1024, 15, 65537, "--fanout-slice", 64}}) {
+    SCOPED_TRACE(t.key);
+    Config c;
+    EXPECT_EQ(c.*t.field, t.fallback);
+    ASSERT_TRUE(applyConfigLayer(c, ConfigLayer{"f", {{t.key, std::to_string(t.ok)}}}).has_value());
+    EXPECT_EQ(c.*t.field, t.ok);
+    EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{t.key, std::to_string(t.below)}}}).has_value());
+    EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{t.key, std::to_string(t.above)}}}).has_value());
+    Parsed p({t.flag, std::to_string(t.flag_value)});
+    std::vector<std::string> storage;
+    auto env = envBlock(storage);
+    auto resolved = resolveConfig(p.flags, env.data());
+    ASSERT_TRUE(resolved.has_value()) << resolved.error().message;
+    EXPECT_EQ((*resolved).*t.field, t.flag_value);
+  }
 }
 
 TEST(Config, BrokenTomlReportsTheLine) {
