@@ -329,7 +329,10 @@ void RedisConnection::onPush(redisAsyncContext* ac, void* reply, void*) {
   if (reply && self->on_push) self->on_push(static_cast<redisReply*>(reply));
 }
 
-void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string>> parts) {
+namespace {
+
+template <typename Text>
+void appendResp(std::string& out, std::initializer_list<std::span<const Text>> parts) {
   std::size_t count = 0;
   for (auto part : parts) count += part.size();
   auto number = [&out](char tag, std::size_t n) {
@@ -347,6 +350,16 @@ void appendRespCommand(std::string& out, std::initializer_list<std::span<const s
       out += "\r\n";
     }
   }
+}
+
+}  // namespace
+
+void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string>> parts) {
+  appendResp(out, parts);
+}
+
+void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string_view>> parts) {
+  appendResp(out, parts);
 }
 
 void RedisConnection::command(const std::vector<std::string>& args, RedisCallback cb,
@@ -484,22 +497,35 @@ void RedisClient::loadScripts() {
 
 void RedisClient::evalScript(const std::string& name, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args, RedisCallback cb) {
+  std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  std::vector<std::string_view> arg_views(args.begin(), args.end());
+  evalScript(name, key_views, arg_views, std::move(cb));
+}
+
+void RedisClient::evalScript(const std::string& name, std::span<const std::string_view> keys,
+                             std::span<const std::string_view> args, RedisCallback cb) {
   auto it = scripts_.find(name);
   if (it == scripts_.end()) {
     if (cb) cb(std::unexpected(Error{"internal", "redis: unknown script " + name}));
     return;
   }
+  char numkeys[24];
+  auto numkeys_end = std::to_chars(numkeys, numkeys + sizeof numkeys, keys.size()).ptr;
+  const std::string_view head[] = {"EVALSHA", it->second.sha1, {numkeys, numkeys_end}};
   // Formatted once, kept for the retry below.
-  const std::string head[] = {"EVALSHA", it->second.sha1, std::to_string(keys.size())};
   auto resp = std::make_shared<std::string>();
-  resp->reserve(64 + 16 * (keys.size() + args.size()));
+  std::size_t bytes = 96;
+  for (auto part : {keys, args})
+    for (auto arg : part) bytes += arg.size() + 16;
+  resp->reserve(bytes);
   appendRespCommand(*resp, {head, keys, args});
-  commands_.commandResp(*resp, [this, name, resp, cb = std::move(cb)](RedisResult r) mutable {
+  const auto* script = &*it;  // a std::map node: stays put (scripts are never removed)
+  commands_.commandResp(*resp, [this, script, resp, cb = std::move(cb)](RedisResult r) mutable {
     if (r && r->isError() && r->str.starts_with("NOSCRIPT")) {
       // The server lost its script cache (restart or SCRIPT FLUSH): load, then retry once. Both
       // go on the same connection, so the load runs first.
-      spdlog::info("redis: script {} missing on server, reloading", name);
-      commands_.command({"SCRIPT", "LOAD", scripts_.at(name).source}, {});
+      spdlog::info("redis: script {} missing on server, reloading", script->first);
+      commands_.command({"SCRIPT", "LOAD", script->second.source}, {});
       commands_.commandResp(*resp, std::move(cb));
       return;
     }

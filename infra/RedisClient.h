@@ -29,6 +29,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -75,6 +76,7 @@ struct RedisOptions {
 
 // Appends one RESP array of bulk strings (a command as Redis reads it) to `out`.
 void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string>> parts);
+void appendRespCommand(std::string& out, std::initializer_list<std::span<const std::string_view>> parts);
 
 // One hiredis async connection that redials by itself. Used through RedisClient.
 class RedisConnection {
@@ -160,6 +162,9 @@ class RedisClient {
   // EVALSHA of a registered script; on NOSCRIPT loads it and retries once.
   void evalScript(const std::string& name, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args, RedisCallback cb);
+  // The same with views: the hot path (placing an order) builds no string per key or argument.
+  void evalScript(const std::string& name, std::span<const std::string_view> keys,
+                  std::span<const std::string_view> args, RedisCallback cb);
 
   // One handler per channel; kept across reconnects until unsubscribe(). `on_subscribed`, if
   // given, runs once Redis has confirmed the subscription (at once if it already had): only

@@ -32,11 +32,15 @@ class Router {
   using Result = std::variant<Match, NotFound, MethodNotAllowed>;
 
   void add(std::string method, std::string_view pattern, Handler handler) {
-    routes_.push_back(Route{std::move(method), split(pattern), std::move(handler)});
+    std::vector<std::string_view> views;
+    split(pattern, views);
+    routes_.push_back(Route{std::move(method), {views.begin(), views.end()}, std::move(handler)});
   }
 
   Result match(std::string_view method, std::string_view path) const {
-    auto segments = split(path);
+    std::vector<std::string_view> segments;  // views of `path`: one allocation per request
+    segments.reserve(8);
+    split(path, segments);
     std::vector<std::string> allowed;
     for (const auto& route : routes_) {
       PathParams params;
@@ -56,8 +60,7 @@ class Router {
     Handler handler;
   };
 
-  static std::vector<std::string> split(std::string_view path) {
-    std::vector<std::string> out;
+  static void split(std::string_view path, std::vector<std::string_view>& out) {
     std::size_t i = 0;
     while (i < path.size()) {
       if (path[i] == '/') {
@@ -69,22 +72,24 @@ class Router {
       out.emplace_back(path.substr(i, j - i));
       i = j;
     }
-    return out;
   }
 
   static bool matchSegments(const std::vector<std::string>& pattern,
-                            const std::vector<std::string>& path, PathParams& params) {
+                            const std::vector<std::string_view>& path, PathParams& params) {
     std::size_t i = 0;
     for (; i < pattern.size(); ++i) {
       const std::string& p = pattern[i];
       if (!p.empty() && p[0] == '*') {
         std::string rest;
-        for (std::size_t k = i; k < path.size(); ++k) rest += (k > i ? "/" : "") + path[k];
+        for (std::size_t k = i; k < path.size(); ++k) {
+          if (k > i) rest += '/';
+          rest += path[k];
+        }
         params[p.substr(1)] = rest;
         return true;
       }
       if (i >= path.size()) return false;
-      if (!p.empty() && p[0] == ':') params[p.substr(1)] = path[i];
+      if (!p.empty() && p[0] == ':') params[p.substr(1)] = std::string(path[i]);
       else if (p != path[i]) return false;
     }
     return i == path.size();

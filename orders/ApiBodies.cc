@@ -16,20 +16,23 @@ Error invalid(std::string message) { return Error{"invalid_argument", std::move(
   if (!var) return std::unexpected(var.error());
 
 std::expected<OrderBody, Error> decodeOrderBody(const std::string& body) {
-  BC_DECODE(j, parseObject(body));
-  BC_DECODE(stream, stringField(*j, "stream", true, kMaxIdBytes));
-  BC_DECODE(sku, stringField(*j, "sku", true, kMaxSkuBytes));
-  BC_DECODE(qty, intField(*j, "qty", true, 1, kMaxOrderQty));
-  auto key = j->find("idempotency_key");
-  if (key == j->end() || key->is_null())
+  // Every order of a flash sale comes through here: a SAX scan, not a DOM (see scanObject).
+  static constexpr std::string_view kNames[] = {"stream", "sku", "qty", "idempotency_key"};
+  ScalarField f[std::size(kNames)];
+  if (auto scanned = scanObject(body, kNames, f); !scanned) return std::unexpected(scanned.error());
+  BC_DECODE(stream, stringField(f[0], "stream", true, kMaxIdBytes));
+  BC_DECODE(sku, stringField(f[1], "sku", true, kMaxSkuBytes));
+  BC_DECODE(qty, intField(f[2], "qty", true, 1, kMaxOrderQty));
+  ScalarField& key = f[3];
+  if (key.kind == ScalarField::Kind::Absent || key.kind == ScalarField::Kind::Null)
     return std::unexpected(Error{"idempotency_key_required",
                                  "idempotency_key is required (1..64 printable ASCII)"});
-  if (!key->is_string() || !isValidIdempotencyKey(key->get_ref<const std::string&>()))
+  if (key.kind != ScalarField::Kind::String || !isValidIdempotencyKey(key.text))
     return std::unexpected(invalid("idempotency_key must be 1..64 printable ASCII characters"));
   if (!keys::isValidId(**stream)) return std::unexpected(Error{"stream_not_found", "no such stream"});
   if (!isValidSku(**sku))
     return std::unexpected(Error{"product_not_found", "no such product on this stream"});
-  return OrderBody{std::move(**stream), std::move(**sku), **qty, key->get<std::string>()};
+  return OrderBody{std::move(**stream), std::move(**sku), **qty, std::move(key.text)};
 }
 
 std::expected<FactoryBody, Error> decodeFactoryBody(const std::string& body) {

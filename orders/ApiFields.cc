@@ -9,43 +9,168 @@ std::expected<nlohmann::json, Error> parseObject(const std::string& body) {
   return j;
 }
 
-std::expected<std::optional<std::string>, Error> stringField(const nlohmann::json& j,
-                                                             const char* name, bool required,
-                                                             std::size_t max_bytes) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) {
-    if (required) return std::unexpected(Error{"invalid_argument", std::string(name) + " is required"});
-    return std::nullopt;
-  }
-  if (!it->is_string())
-    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be a string"});
-  const auto& s = it->get_ref<const std::string&>();
-  if (s.empty() || s.size() > max_bytes)
-    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be 1.." +
-                                                         std::to_string(max_bytes) + " bytes"});
-  return s;
+namespace {
+
+using Kind = ScalarField::Kind;
+
+ScalarField withKind(Kind kind) {
+  ScalarField f;
+  f.kind = kind;
+  return f;
 }
 
-std::expected<std::optional<int64_t>, Error> intField(const nlohmann::json& j, const char* name,
-                                                      bool required, int64_t min, int64_t max) {
+// nlohmann's SAX interface: notes the fields asked for at depth 1, skips everything else.
+struct FieldScanner {
+  std::span<const std::string_view> names;
+  std::span<ScalarField> out;
+  int depth = 0;  // 1 inside the top-level object
+  bool root_is_object = false;
+  ScalarField* pending = nullptr;  // the field whose value comes next
+
+  // The field a value at this point belongs to, if it is one of `names`.
+  ScalarField* take() {
+    ScalarField* f = depth == 1 ? pending : nullptr;
+    pending = nullptr;
+    return f;
+  }
+  bool mark(Kind kind) {
+    if (ScalarField* f = take()) *f = withKind(kind);
+    return true;
+  }
+  bool null() { return mark(Kind::Null); }
+  bool boolean(bool) { return mark(Kind::Other); }
+  bool number_integer(int64_t v) {
+    if (ScalarField* f = take()) {
+      *f = withKind(Kind::Integer);
+      f->integer = v;
+    }
+    return true;
+  }
+  bool number_unsigned(uint64_t v) {
+    if (ScalarField* f = take()) {
+      *f = withKind(Kind::Unsigned);
+      f->natural = v;
+    }
+    return true;
+  }
+  bool number_float(double, const std::string&) { return mark(Kind::Other); }
+  bool string(std::string& v) {
+    if (ScalarField* f = take()) {
+      *f = withKind(Kind::String);
+      f->text = v;  // a copy: the lexer keeps its buffer's capacity for the next token
+    }
+    return true;
+  }
+  bool binary(nlohmann::json::binary_t&) { return mark(Kind::Other); }
+  bool start_object(std::size_t) {
+    if (depth == 0) root_is_object = true;
+    mark(Kind::Other);
+    ++depth;
+    return true;
+  }
+  bool key(std::string& k) {
+    if (depth != 1) return true;
+    pending = nullptr;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == k) pending = &out[i];
+    return true;
+  }
+  bool end_object() {
+    --depth;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    mark(Kind::Other);
+    ++depth;
+    return true;
+  }
+  bool end_array() {
+    --depth;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+};
+
+Error required(const char* name) { return Error{"invalid_argument", std::string(name) + " is required"}; }
+
+}  // namespace
+
+std::expected<void, Error> scanObject(const std::string& body, std::span<const std::string_view> names,
+                                      std::span<ScalarField> out) {
+  for (auto& f : out) f = ScalarField{};
+  FieldScanner scanner{names, out};
+  if (!nlohmann::json::sax_parse(body, &scanner))
+    return std::unexpected(Error{"bad_json", "the body is not valid JSON"});
+  if (!scanner.root_is_object) {
+    for (auto& f : out) f = ScalarField{};
+    return std::unexpected(Error{"bad_json", "the body must be a JSON object"});
+  }
+  return {};
+}
+
+ScalarField fieldOf(const nlohmann::json& j, const char* name) {
   auto it = j.find(name);
-  if (it == j.end() || it->is_null()) {
-    if (required) return std::unexpected(Error{"invalid_argument", std::string(name) + " is required"});
+  if (it == j.end()) return {};
+  ScalarField f;
+  if (it->is_null()) {
+    f.kind = Kind::Null;
+  } else if (it->is_string()) {
+    f.kind = Kind::String;
+    f.text = it->get<std::string>();
+  } else if (it->is_number_unsigned()) {
+    f.kind = Kind::Unsigned;
+    f.natural = it->get<uint64_t>();
+  } else if (it->is_number_integer()) {
+    f.kind = Kind::Integer;
+    f.integer = it->get<int64_t>();
+  } else {
+    f.kind = Kind::Other;
+  }
+  return f;
+}
+
+std::expected<std::optional<std::string>, Error> stringField(ScalarField& f, const char* name,
+                                                             bool required_field, std::size_t max_bytes) {
+  if (f.kind == Kind::Absent || f.kind == Kind::Null) {
+    if (required_field) return std::unexpected(required(name));
+    return std::nullopt;
+  }
+  if (f.kind != Kind::String)
+    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be a string"});
+  if (f.text.empty() || f.text.size() > max_bytes)
+    return std::unexpected(Error{"invalid_argument", std::string(name) + " must be 1.." +
+                                                         std::to_string(max_bytes) + " bytes"});
+  return std::move(f.text);
+}
+
+std::expected<std::optional<int64_t>, Error> intField(const ScalarField& f, const char* name,
+                                                      bool required_field, int64_t min, int64_t max) {
+  if (f.kind == Kind::Absent || f.kind == Kind::Null) {
+    if (required_field) return std::unexpected(required(name));
     return std::nullopt;
   }
   auto bad = [&] {
     return std::unexpected(Error{"invalid_argument", std::string(name) + " must be an integer in " +
                                                          std::to_string(min) + ".." + std::to_string(max)});
   };
-  if (it->is_number_unsigned()) {
-    auto v = it->get<uint64_t>();
-    if (v > static_cast<uint64_t>(max) || static_cast<int64_t>(v) < min) return bad();
-    return static_cast<int64_t>(v);
+  if (f.kind == Kind::Unsigned) {
+    if (f.natural > static_cast<uint64_t>(max) || static_cast<int64_t>(f.natural) < min) return bad();
+    return static_cast<int64_t>(f.natural);
   }
-  if (!it->is_number_integer()) return bad();
-  auto v = it->get<int64_t>();
-  if (v < min || v > max) return bad();
-  return v;
+  if (f.kind != Kind::Integer || f.integer < min || f.integer > max) return bad();
+  return f.integer;
+}
+
+std::expected<std::optional<std::string>, Error> stringField(const nlohmann::json& j,
+                                                             const char* name, bool required,
+                                                             std::size_t max_bytes) {
+  ScalarField f = fieldOf(j, name);
+  return stringField(f, name, required, max_bytes);
+}
+
+std::expected<std::optional<int64_t>, Error> intField(const nlohmann::json& j, const char* name,
+                                                      bool required, int64_t min, int64_t max) {
+  return intField(fieldOf(j, name), name, required, min, max);
 }
 
 bool isValidSku(std::string_view sku) {

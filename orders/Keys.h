@@ -8,6 +8,7 @@
 //
 // Ids are validated before they reach here (see isValidId); a key built from an unchecked id
 // could name another stream's data. Pure; thread-safe.
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,27 @@ inline std::string timeline(std::string_view id) { return streamKey(id, "timelin
 inline std::string likes(std::string_view id) { return streamKey(id, "likes"); }
 // pub/sub channel of the stream's chat room (fanned out by the chat part)
 inline std::string room(std::string_view id) { return streamKey(id, "room"); }
+
+// The place script's keys (meta, product, stock, orders, stats, minutes, lb, unpaid, events) and
+// the room channel, in that order, as views of one buffer: the order path builds one string,
+// not ten. `buffer` is overwritten and must outlive the views.
+inline std::array<std::string_view, 10> placeKeys(std::string_view id, std::string_view sku,
+                                                  std::string& buffer) {
+  static constexpr std::string_view kParts[] = {"meta", "p:", "stock", "orders", "stats",
+                                                "minutes", "lb", "unpaid", "events", "room"};
+  buffer.clear();
+  buffer.reserve(std::size(kParts) * (id.size() + 16) + sku.size());
+  std::size_t end[std::size(kParts)];
+  for (std::size_t i = 0; i < std::size(kParts); ++i) {
+    buffer.append("bc:{s:").append(id).append("}:").append(kParts[i]);
+    if (i == 1) buffer.append(sku);  // p:SKU
+    end[i] = buffer.size();
+  }
+  std::array<std::string_view, 10> views;  // taken once the buffer is complete
+  for (std::size_t i = 0, start = 0; i < views.size(); start = end[i++])
+    views[i] = std::string_view(buffer).substr(start, end[i] - start);
+  return views;
+}
 
 // ---- global ----------------------------------------------------------------------------------
 inline constexpr std::string_view kFactorySeq = "bc:seq:factory";  // INCR -> factory id

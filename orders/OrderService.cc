@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 
 #include "orders/Keys.h"
@@ -115,15 +116,21 @@ std::optional<Order> OrderService::parseRecord(const std::string& stream_id, int
 
 void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceResult> cb) {
   const std::string& s = q.stream_id;
-  std::string now = std::to_string(now_ms);
+  // The hot path of a flash sale: the keys go in one buffer and the numbers on the stack, and
+  // the call takes views of them — no string per key or argument.
+  std::string key_text;
+  auto key_views = keys::placeKeys(s, q.sku, key_text);
+  char numbers[3][24];
+  auto number = [&numbers](int slot, int64_t v) {
+    char* end = std::to_chars(numbers[slot], numbers[slot] + sizeof numbers[slot], v).ptr;
+    return std::string_view(numbers[slot], end - numbers[slot]);
+  };
+  const std::string_view args[] = {q.sku, number(0, q.qty), q.buyer_id, q.idempotency_key,
+                                   number(1, now_ms), number(2, now_ms + options_.order_expiry_ms),
+                                   q.buyer_name_json, key_views[9], max_events_};
   auto sent = std::chrono::steady_clock::now();
   redis_.evalScript(
-      kPlace,
-      {keys::meta(s), keys::product(s, q.sku), keys::stock(s), keys::orders(s), keys::stats(s),
-       keys::minutes(s), keys::leaderboard(s), keys::unpaid(s), keys::events(s)},
-      {q.sku, std::to_string(q.qty), q.buyer_id, q.idempotency_key, now,
-       std::to_string(now_ms + options_.order_expiry_ms), q.buyer_name_json, keys::room(s),
-       max_events_},
+      kPlace, std::span<const std::string_view>(key_views).first(9), args,
       [this, s, sent, cb = std::move(cb)](RedisResult r) {
         place_latency_->observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
@@ -133,11 +140,13 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
           return cb(std::unexpected(c.error()));
         }
         const RedisReply& reply = **c;
-        std::string code = replyText(element(reply, 0));
+        std::string code = replyText(element(reply, 0));  // short: no allocation
         if (code == "created" || code == "replay") {
           PlaceResult out;
           out.replay = code == "replay";
-          out.order_id = s + "-" + replyText(element(reply, 1));
+          std::string seq = replyText(element(reply, 1));
+          out.order_id.reserve(s.size() + 1 + seq.size());
+          out.order_id.append(s).append("-").append(seq);
           out.amount_cents = replyIntOr(element(reply, 2), 0);
           (out.replay ? replayed_ : created_)->inc();
           if (!out.replay) gmv_cents_->inc(static_cast<uint64_t>(out.amount_cents));

@@ -99,7 +99,7 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   q.sku = std::move(body->sku);
   q.qty = body->qty;
   q.buyer_id = std::move(session->user_id);
-  q.buyer_name_json = nlohmann::json(maskedViewerName(session->name)).dump();
+  q.buyer_name_json = maskedViewerNameJson(session->name);
   q.idempotency_key = std::move(body->idempotency_key);
   orders_.place(q, now_ms, [r](std::expected<PlaceResult, Error> placed) {
     if (!placed) return r.send(api::errorResponse(placed.error()));

@@ -50,4 +50,25 @@ std::string maskedViewerName(std::string_view name) {
   return std::string(name.substr(0, n)) + "**";
 }
 
+std::string maskedViewerNameJson(std::string_view name) {
+  uint32_t cp = 0;
+  std::size_t n = name.empty() ? 0 : utf8Length(name, 0, cp);
+  std::string out = "\"";
+  for (unsigned char c : name.substr(0, n)) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {  // not in a valid name; escaped all the same
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "**\"";
+  return out;
+}
+
 }  // namespace bloomcast::orders

@@ -9,6 +9,7 @@
 // holds only values within the limits its decoder states (SKUs and ids valid, strings within
 // their bytes and free of control characters, numbers in range) and renders back as JSON, as
 // the handlers echo it; a refused one carries one of its decoder's error codes and a message.
+// An order body is also read both ways — scanObject's SAX pass and the DOM — and both must agree.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -69,9 +70,26 @@ bool refused(const std::expected<T, Error>& r, std::initializer_list<std::string
 
 constexpr std::initializer_list<std::string_view> kOrdersCodes = {"bad_json", "invalid_argument"};
 
+// decodeOrderBody reads with scanObject (one SAX pass): the same verdict as the DOM parse, and
+// each field the same type and value as fieldOf reads from the DOM.
+void checkScanMatchesDom(const std::string& body) {
+  static constexpr std::string_view kNames[] = {"stream", "sku", "qty", "idempotency_key"};
+  api::ScalarField scanned[std::size(kNames)];
+  auto scan = api::scanObject(body, kNames, scanned);
+  auto dom = api::parseObject(body);
+  check(scan.has_value() == dom.has_value());
+  if (!dom) {
+    check(scan.error().code == dom.error().code && scan.error().message == dom.error().message);
+    return;
+  }
+  for (std::size_t i = 0; i < std::size(kNames); ++i)
+    check(scanned[i] == api::fieldOf(*dom, std::string(kNames[i]).c_str()));
+}
+
 void fuzzOrdersBody(char kind, const std::string& body) {
   switch (kind) {
     case 'o': {
+      checkScanMatchesDom(body);
       auto r = api::decodeOrderBody(body);
       if (refused(r, {"bad_json", "invalid_argument", "idempotency_key_required", "stream_not_found",
                       "product_not_found"}))
@@ -136,6 +154,7 @@ void fuzzOrdersBody(char kind, const std::string& body) {
       check(r->name.empty() || isValidViewerName(r->name));
       checkRenders(r->name);
       checkRenders(maskedViewerName(r->name));
+      check(maskedViewerNameJson(r->name) == nlohmann::json(maskedViewerName(r->name)).dump());
       return;
     }
   }

@@ -202,7 +202,7 @@ TEST(RedisClient, ScriptsMayBeCalledWithoutACallback) {
   c.lt.sync([&] {
     c.redis->registerScript("set", "return redis.call('SET', KEYS[1], ARGV[1])");
     c.redis->evalScript("set", {"k"}, {"v"}, {});
-    c.redis->evalScript("missing", {}, {}, {});
+    c.redis->evalScript("missing", std::vector<std::string>{}, std::vector<std::string>{}, {});
   });
   ASSERT_TRUE(waitUntil([&] { return server.command({"GET", "k"}) == "v"; }));
   EXPECT_EQ(c.call({"PING"})->str, "PONG") << "the client is still there";

@@ -34,6 +34,40 @@ TEST(ApiBodies, AnOrderNamesAStreamASkuAQuantityAndAnIdempotencyKey) {
             "product_not_found");
 }
 
+// decodeOrderBody reads with scanObject (SAX, no DOM): it must see what the DOM sees. Each body
+// gets the same verdict from both, and each field the same type and value.
+TEST(ApiBodies, TheOrderScanReadsFieldsAsTheDomDoes) {
+  const std::string_view names[] = {"stream", "sku", "qty", "idempotency_key"};
+  const std::string bodies[] = {
+      R"({"stream":"42","sku":"TEA-1","qty":2,"idempotency_key":"k-1"})",
+      R"({"qty":-3,"sku":null,"stream":true,"idempotency_key":1.5})",
+      R"({"qty":18446744073709551615,"stream":[1,{"stream":"9"}],"sku":{"qty":1}})",
+      R"({"qty":1e2,"x":{"stream":"7","y":[{"sku":"B"}]},"sku":"A"})",
+      R"({"qty":1,"qty":"2","stream":"1","stream":null})",  // the last of a repeated field wins
+      R"({"idempotency_key":"\u00e9\"\\","stream":"\ud83d\ude00"})",
+      R"({})", R"([])", R"("stream")", R"(5)", R"(null)", R"([{"stream":"1"}])",
+      R"({"stream":"1",})", R"({"stream":"1"} x)", R"({"stream":"1")", "", " ", "{\"a\":\"\xff\"}",
+      R"({"stream":"1"}  )", R"({"s\u0074ream":"3"})",
+  };
+  for (const auto& body : bodies) {
+    SCOPED_TRACE(body);
+    ScalarField scanned[std::size(names)];
+    auto scan = scanObject(body, names, scanned);
+    auto dom = parseObject(body);
+    ASSERT_EQ(scan.has_value(), dom.has_value());
+    if (!dom) {
+      EXPECT_EQ(scan.error().code, dom.error().code);
+      EXPECT_EQ(scan.error().message, dom.error().message);
+      continue;
+    }
+    for (std::size_t i = 0; i < std::size(names); ++i)
+      EXPECT_EQ(scanned[i], fieldOf(*dom, std::string(names[i]).c_str())) << names[i];
+  }
+  ScalarField one[1];
+  ASSERT_TRUE(scanObject(R"({"stream":"1","stream":{"a":"b"}})", std::span(names, 1), one).has_value());
+  EXPECT_EQ(one[0].kind, ScalarField::Kind::Other);
+}
+
 TEST(ApiBodies, FactoriesAndStreamsHavePlainTextNames) {
   EXPECT_EQ(decodeFactoryBody(R"({"name":"东莞鞋厂"})")->name, "东莞鞋厂");
   EXPECT_EQ(codeOf(decodeFactoryBody(R"({"name":"a\nb"})")), "invalid_argument");

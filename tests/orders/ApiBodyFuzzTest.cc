@@ -1,6 +1,7 @@
 // Mutation fuzzing of the JSON request bodies the orders and catalog APIs read (order, product,
 // pin, session): parseObject and the field readers either accept a value within its stated
-// bounds or refuse with bad_json / invalid_argument; nothing crashes or throws. Run under the
+// bounds or refuse with bad_json / invalid_argument; nothing crashes or throws; and scanObject
+// (the SAX reader of order bodies) gives each body the DOM's verdict and each field its value. Run under the
 // ASan+UBSan build as well. (The libFuzzer target over whole bodies is
 // tests/fuzz/fuzz_api_body.cc; why both: see tests/support/Mutator.h.)
 #include <gtest/gtest.h>
@@ -19,15 +20,24 @@ TEST(ApiBodyFuzz, MutatedBodiesAreAcceptedWithinBoundsOrRefusedWithACode) {
       {"\"", "{", "}", "[", "]", ":", ",", "null", "true", "-", "1e308", "-9223372036854775809",
        "9223372036854775807", "\\u0000", "\\ud800", "\xc0\xaf", "\xff", "好", "\"qty\":", "\"stock\":",
        "\"sku\":", "0.5", "[[[[[[[[[[[[[[[["});
+  // The fields the SAX scan (decodeOrderBody's reader) is asked for; it must read them as the DOM.
+  const std::string_view scan_names[] = {"stream", "sku", "qty", "idempotency_key", "title", "stock"};
+  api::ScalarField scanned[std::size(scan_names)];
   int accepted = 0, refused = 0;
   for (int i = 0; i < 200000; ++i) {
-    auto body = api::parseObject(mutator.next());
+    std::string text = mutator.next();
+    auto body = api::parseObject(text);
+    auto scan = api::scanObject(text, scan_names, scanned);
+    ASSERT_EQ(scan.has_value(), body.has_value()) << text;
     if (!body) {
       EXPECT_EQ(body.error().code, "bad_json");
+      EXPECT_EQ(scan.error().message, body.error().message) << text;
       ++refused;
       continue;
     }
     ASSERT_TRUE(body->is_object());
+    for (std::size_t n = 0; n < std::size(scan_names); ++n)
+      ASSERT_EQ(scanned[n], api::fieldOf(*body, std::string(scan_names[n]).c_str())) << text;
     for (const char* name : {"stream", "sku", "title", "idempotency_key", "name", "image_url"}) {
       auto s = api::stringField(*body, name, false, 64);
       if (!s) {

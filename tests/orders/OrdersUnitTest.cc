@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "orders/ApiSupport.h"
 #include "orders/Catalog.h"
 #include "infra/Crypto.h"
@@ -109,6 +111,12 @@ TEST(ViewerName, NamesAreValidatedAndMasked) {
   EXPECT_EQ(maskedViewerName("bob"), "b**");
 }
 
+TEST(ViewerName, TheMaskedNameIsQuotedAsJsonWouldQuoteIt) {
+  for (std::string name : {"张三", "\"quoted\"", "\\back", "a", "😀 smile", "Ωmega", "", "\x01x"})
+    EXPECT_EQ(maskedViewerNameJson(name), nlohmann::json(maskedViewerName(name)).dump()) << name;
+  EXPECT_EQ(maskedViewerNameJson("张三"), "\"张**\"");
+}
+
 TEST(RateLimiter, BurstThenRefillPerSecond) {
   RateLimiter rl(RateLimit{2, 3});
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(rl.allow("k", 1000));
@@ -128,6 +136,18 @@ TEST(RateLimiter, IdleBucketsAreForgottenAndMemoryIsBounded) {
   EXPECT_EQ(rl.size(), 2u);
   rl.sweep(5000);
   EXPECT_EQ(rl.size(), 0u);
+}
+
+TEST(Keys, ThePlaceKeysAreTheSchemasKeys) {
+  std::string buffer = "stale";
+  auto views = keys::placeKeys("1234", "TEA-1", buffer);
+  const std::string expected[] = {keys::meta("1234"),    keys::product("1234", "TEA-1"),
+                                  keys::stock("1234"),   keys::orders("1234"),
+                                  keys::stats("1234"),   keys::minutes("1234"),
+                                  keys::leaderboard("1234"), keys::unpaid("1234"),
+                                  keys::events("1234"),  keys::room("1234")};
+  ASSERT_EQ(views.size(), std::size(expected));
+  for (std::size_t i = 0; i < views.size(); ++i) EXPECT_EQ(views[i], expected[i]) << i;
 }
 
 TEST(Keys, EveryKeyOfAStreamSharesItsHashTag) {
