@@ -41,13 +41,17 @@ class Router {
     std::vector<std::string_view> segments;  // views of `path`: one allocation per request
     segments.reserve(8);
     split(path, segments);
+    // Only the routes of this method are matched against the path; the others only when none
+    // matches, for the Allow header.
+    for (const auto& route : routes_) {
+      if (route.method != method && !(method == "HEAD" && route.method == "GET")) continue;
+      PathParams params;
+      if (matchSegments(route.segments, segments, params)) return Match{&route.handler, std::move(params)};
+    }
     std::vector<std::string> allowed;
     for (const auto& route : routes_) {
       PathParams params;
-      if (!matchSegments(route.segments, segments, params)) continue;
-      if (route.method == method || (method == "HEAD" && route.method == "GET"))
-        return Match{&route.handler, std::move(params)};
-      allowed.push_back(route.method);
+      if (matchSegments(route.segments, segments, params)) allowed.push_back(route.method);
     }
     if (allowed.empty()) return NotFound{};
     return MethodNotAllowed{std::move(allowed)};
