@@ -34,14 +34,13 @@ inline std::string product(std::string_view id, std::string_view sku) {
 }
 // HASH o:SEQ -> order record, k:BUYER:IDEMPOTENCY_KEY -> SEQ, b:SKU:BUYER -> units held
 inline std::string orders(std::string_view id) { return streamKey(id, "orders"); }
-// HASH seq (orders ever placed), gmv_cents, units, orders (net of cancelled and expired)
+// HASH seq (orders ever placed), gmv_cents, units, orders (net of cancelled and expired),
+// swept_seq (the expiry walk has passed every order up to it)
 inline std::string stats(std::string_view id) { return streamKey(id, "stats"); }
 // HASH UNIX_MINUTE -> "GMV_CENTS UNITS ORDERS" (net, by the minute the order was placed)
 inline std::string minutes(std::string_view id) { return streamKey(id, "minutes"); }
 // ZSET sku -> GMV cents (the stream's product leaderboard)
 inline std::string leaderboard(std::string_view id) { return streamKey(id, "lb"); }
-// ZSET SEQ -> expires_at_ms, for orders still "created"
-inline std::string unpaid(std::string_view id) { return streamKey(id, "unpaid"); }
 // STREAM of state changes (t=placed|paid|cancelled|expired, o=SEQ, ...), MAXLEN ~ bound
 inline std::string events(std::string_view id) { return streamKey(id, "events"); }
 // STREAM of pins with their wall time, for the replay
@@ -51,13 +50,13 @@ inline std::string likes(std::string_view id) { return streamKey(id, "likes"); }
 // pub/sub channel of the stream's chat room (fanned out by the chat part)
 inline std::string room(std::string_view id) { return streamKey(id, "room"); }
 
-// The place script's keys (meta, product, stock, orders, stats, minutes, lb, unpaid, events) and
+// The place script's keys (meta, product, stock, orders, stats, minutes, lb, events) and
 // the room channel, in that order, as views of one buffer: the order path builds one string,
 // not ten. `buffer` is overwritten and must outlive the views.
-inline std::array<std::string_view, 10> placeKeys(std::string_view id, std::string_view sku,
+inline std::array<std::string_view, 9> placeKeys(std::string_view id, std::string_view sku,
                                                   std::string& buffer) {
   static constexpr std::string_view kParts[] = {"meta", "p:", "stock", "orders", "stats",
-                                                "minutes", "lb", "unpaid", "events", "room"};
+                                                "minutes", "lb", "events", "room"};
   buffer.clear();
   buffer.reserve(std::size(kParts) * (id.size() + 16) + sku.size());
   std::size_t end[std::size(kParts)];
@@ -66,7 +65,7 @@ inline std::array<std::string_view, 10> placeKeys(std::string_view id, std::stri
     if (i == 1) buffer.append(sku);  // p:SKU
     end[i] = buffer.size();
   }
-  std::array<std::string_view, 10> views;  // taken once the buffer is complete
+  std::array<std::string_view, 9> views;  // taken once the buffer is complete
   for (std::size_t i = 0, start = 0; i < views.size(); start = end[i++])
     views[i] = std::string_view(buffer).substr(start, end[i] - start);
   return views;

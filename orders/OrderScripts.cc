@@ -17,7 +17,7 @@ local function record(o, status, now)
   return status .. '|' .. o.sku .. '|' .. int(o.qty) .. '|' .. int(o.amount) .. '|' ..
          o.buyer .. '|' .. int(o.created) .. '|' .. now
 end
--- KEYS: orders stock stats minutes lb unpaid events. Returns the SKU's stock afterwards.
+-- KEYS: orders stock stats minutes lb events. Returns the SKU's stock afterwards.
 local function release(seq, o, status, now, max_events)
   local left = redis.call('HINCRBY', KEYS[2], o.sku, o.qty)
   local held_field = 'b:' .. o.sku .. ':' .. o.buyer
@@ -35,8 +35,7 @@ local function release(seq, o, status, now, max_events)
                int(g - o.amount) .. ' ' .. int(u - o.qty) .. ' ' .. int(c - 1))
   end
   redis.call('ZINCRBY', KEYS[5], int(-o.amount), o.sku)
-  redis.call('ZREM', KEYS[6], seq)
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', max_events, '*', 't', status, 'o', seq,
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', max_events, '*', 't', status, 'o', seq,
              'sku', o.sku, 'q', int(o.qty), 'a', int(o.amount))
   return left
 end
@@ -88,11 +87,10 @@ local g, u, c = 0, 0, 0
 if m then g, u, c = string.match(m, '^(%-?%d+) (%-?%d+) (%-?%d+)$') end
 redis.call('HSET', KEYS[6], minute, int(g + amount) .. ' ' .. int(u + qty) .. ' ' .. int(c + 1))
 redis.call('ZINCRBY', KEYS[7], amount, sku)
-redis.call('ZADD', KEYS[8], ARGV[6], seq)
-redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[9], '*', 't', 'placed', 'o', seq, 'sku', sku,
+redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[8], '*', 't', 'placed', 'o', seq, 'sku', sku,
            'q', qty_text, 'a', amount)
-redis.call('PUBLISH', ARGV[8], '{"type":"order","sku":"' .. sku .. '","title":' .. p[3] ..
-           ',"qty":' .. qty_text .. ',"stock":' .. int(stock - qty) .. ',"user":' .. ARGV[7] ..
+redis.call('PUBLISH', ARGV[7], '{"type":"order","sku":"' .. sku .. '","title":' .. p[3] ..
+           ',"qty":' .. qty_text .. ',"stock":' .. int(stock - qty) .. ',"user":' .. ARGV[6] ..
            ',"ts":' .. now .. '}')
 return {'created', seq, amount}
 )lua";
@@ -105,13 +103,9 @@ local o = parse(rec)
 if ARGV[2] ~= '' and ARGV[2] ~= o.buyer then return {'order_not_found'} end
 if o.status == 'paid' then return {'paid', int(o.amount)} end
 if o.status ~= 'created' then return {'order_' .. o.status, int(o.amount)} end
-local deadline = redis.call('ZSCORE', KEYS[2], seq)
-if deadline and tonumber(deadline) <= tonumber(ARGV[3]) then
-  return {'order_expired', int(o.amount)}
-end
+if o.created + tonumber(ARGV[5]) <= tonumber(ARGV[3]) then return {'order_expired', int(o.amount)} end
 redis.call('HSET', KEYS[1], 'o:' .. seq, record(o, 'paid', ARGV[3]))
-redis.call('ZREM', KEYS[2], seq)
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 't', 'paid', 'o', seq)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 't', 'paid', 'o', seq)
 return {'paid', int(o.amount)}
 )lua";
 
@@ -129,22 +123,27 @@ return {'cancelled', int(o.amount)}
 )lua";
 
 const std::string kExpire = kPrelude + R"lua(
-local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local expired = 0
+local now, limit, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
+local swept = tonumber(redis.call('HGET', KEYS[3], 'swept_seq')) or 0
+local last = tonumber(redis.call('HGET', KEYS[3], 'seq')) or 0
+local expired, examined = 0, 0
 local restocked, skus = {}, {}
-for _, seq in ipairs(due) do
+while swept < last and examined < limit do
+  local seq = int(swept + 1)
   local rec = redis.call('HGET', KEYS[1], 'o:' .. seq)
-  local o = rec and parse(rec)
-  if o and o.status == 'created' then
+  if rec and string.sub(rec, 1, 8) == 'created|' then
+    local o = parse(rec)
+    if o.created + lifetime > now then break end  -- not due yet, nor is anything placed later
     if not restocked[o.sku] then skus[#skus + 1] = o.sku end
     restocked[o.sku] = release(seq, o, 'expired', ARGV[1], ARGV[3])
     expired = expired + 1
-  else
-    redis.call('ZREM', KEYS[6], seq)
   end
+  swept = swept + 1
+  examined = examined + 1
 end
+if examined > 0 then redis.call('HSET', KEYS[3], 'swept_seq', int(swept)) end
 for _, sku in ipairs(skus) do announce_stock(ARGV[4], sku, restocked[sku], ARGV[1]) end
-return {expired, #due}
+return {expired, examined}
 )lua";
 
 const std::string kCreateProduct = R"lua(

@@ -16,24 +16,25 @@
 
 namespace bloomcast::orders::scripts {
 
-// place — KEYS: meta product stock orders stats minutes lb unpaid events
-//         ARGV: sku qty buyer idempotency_key now_ms expires_at_ms user_json room max_events
+// place — KEYS: meta product stock orders stats minutes lb events
+//         ARGV: sku qty buyer idempotency_key now_ms user_json room max_events
 // -> {"created", SEQ, AMOUNT_CENTS} | {"replay", SEQ, AMOUNT_CENTS} |
 //    {"idempotency_key_reused", SEQ} | {"stream_not_found"} | {"stream_ended"} |
 //    {"product_not_found"} | {"sold_out", UNITS_LEFT} | {"limit_exceeded", UNITS_ALLOWED}
-// Writes (7): stock, order record + idempotency entry + buyer's units (one HSET), stream
-// counters (one HSET), minute counters, product leaderboard, unpaid index, event; then
+// Writes (6): stock, order record + idempotency entry + buyer's units (one HSET), stream
+// counters (one HSET), minute counters, product leaderboard, event; then
 // PUBLISHes the chat frame {"type":"order",...,"stock":UNITS_LEFT} on the room channel.
 extern const std::string kPlace;
 
-// pay — KEYS: orders unpaid events   ARGV: seq buyer_or_empty now_ms max_events
+// pay — KEYS: orders events   ARGV: seq buyer_or_empty now_ms max_events lifetime_ms
 // -> {"paid", AMOUNT} (also when already paid) | {"order_not_found"} |
 //    {"order_cancelled"|"order_expired", AMOUNT}
 // A buyer (non-empty ARGV[2]) sees only its own orders; an unpaid order past its deadline is
-// refused as expired even before the expiry task has released it.
+// refused as expired (placed at or before now - lifetime) even before the expiry task has
+// released it.
 extern const std::string kPay;
 
-// cancel — KEYS: orders stock stats minutes lb unpaid events
+// cancel — KEYS: orders stock stats minutes lb events
 //          ARGV: seq buyer_or_empty now_ms max_events room
 // -> {"cancelled", AMOUNT} (also when already cancelled) | {"order_not_found"} |
 //    {"order_expired", AMOUNT} | {"order_paid", AMOUNT} (a buyer cannot cancel a paid order)
@@ -41,10 +42,14 @@ extern const std::string kPay;
 // publishes {"type":"stock","sku","stock","ts"} to the room so that viewers see it is back.
 extern const std::string kCancel;
 
-// expire — KEYS: as cancel   ARGV: now_ms limit max_events room
-// -> {EXPIRED, EXAMINED}: releases up to `limit` unpaid orders whose deadline passed, and
-// publishes one "stock" message per SKU that got stock back. Safe to run from several nodes at
-// once: each order changes state inside one atomic call.
+// expire — KEYS: as cancel   ARGV: now_ms limit max_events room lifetime_ms
+// -> {EXPIRED, EXAMINED}: walks the orders in placement order (SEQ 1, 2, ...) from the stream
+// counters' `swept_seq`, at most `limit` of them: paid, cancelled and expired ones are passed
+// over, unpaid ones placed at or before now - lifetime are released, and the first unpaid one
+// not yet due stops the walk (every later order was placed after it). `swept_seq` then names the
+// last order passed. Publishes one "stock" message per SKU that got stock back. No index is
+// written per order (placing stays one write cheaper). Safe to run from several nodes at once:
+// the walk and each release happen inside one atomic call.
 extern const std::string kExpire;
 
 // create_product — KEYS: meta product stock

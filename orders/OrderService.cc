@@ -41,8 +41,8 @@ Error refusal(const std::string& code, const RedisReply& reply) {
 
 // Keys of cancel and expire, in the order the scripts expect.
 std::vector<std::string> releaseKeys(const std::string& s) {
-  return {keys::orders(s), keys::stock(s),  keys::stats(s), keys::minutes(s),
-          keys::leaderboard(s), keys::unpaid(s), keys::events(s)};
+  return {keys::orders(s),      keys::stock(s),  keys::stats(s), keys::minutes(s),
+          keys::leaderboard(s), keys::events(s)};
 }
 
 }  // namespace
@@ -120,17 +120,16 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
   // the call takes views of them — no string per key or argument.
   std::string key_text;
   auto key_views = keys::placeKeys(s, q.sku, key_text);
-  char numbers[3][24];
+  char numbers[2][24];
   auto number = [&numbers](int slot, int64_t v) {
     char* end = std::to_chars(numbers[slot], numbers[slot] + sizeof numbers[slot], v).ptr;
     return std::string_view(numbers[slot], end - numbers[slot]);
   };
-  const std::string_view args[] = {q.sku, number(0, q.qty), q.buyer_id, q.idempotency_key,
-                                   number(1, now_ms), number(2, now_ms + options_.order_expiry_ms),
-                                   q.buyer_name_json, key_views[9], max_events_};
+  const std::string_view args[] = {q.sku,          number(0, q.qty), q.buyer_id, q.idempotency_key,
+                                   number(1, now_ms), q.buyer_name_json, key_views[8], max_events_};
   auto sent = std::chrono::steady_clock::now();
   redis_.evalScript(
-      kPlace, std::span<const std::string_view>(key_views).first(9), args,
+      kPlace, std::span<const std::string_view>(key_views).first(8), args,
       [this, s, sent, cb = std::move(cb)](RedisResult r) {
         place_latency_->observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
@@ -177,10 +176,11 @@ void OrderService::transition(const std::string& script, const std::string& orde
   }
   const auto& [s, seq] = *parsed;
   std::vector<std::string> k = script == kPay
-                                   ? std::vector<std::string>{keys::orders(s), keys::unpaid(s), keys::events(s)}
+                                   ? std::vector<std::string>{keys::orders(s), keys::events(s)}
                                    : releaseKeys(s);
   std::vector<std::string> args{std::to_string(seq), buyer_id, std::to_string(now_ms), max_events_};
   if (script == kCancel) args.push_back(keys::room(s));  // the stock that came back is announced
+  else args.push_back(std::to_string(options_.order_expiry_ms));  // pay: the order's lifetime
   redis_.evalScript(script, k, std::move(args),
                     [order_id, cb = std::move(cb)](RedisResult r) {
                       auto c = checked(r);
@@ -204,7 +204,8 @@ void OrderService::expireStream(const std::string& stream_id, int64_t now_ms, Ca
     void step(std::shared_ptr<Run> me) {
       self->redis_.evalScript(
           kExpire, releaseKeys(stream_id),
-          {now, std::to_string(self->options_.expire_batch), self->max_events_, keys::room(stream_id)},
+          {now, std::to_string(self->options_.expire_batch), self->max_events_, keys::room(stream_id),
+           std::to_string(self->options_.order_expiry_ms)},
           [me](RedisResult r) {
             auto c = checked(r);
             if (!c) return me->cb(std::unexpected(c.error()));

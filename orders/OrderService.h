@@ -63,7 +63,7 @@ struct OrderServiceOptions {
   int64_t order_expiry_ms = 15 * 60 * 1000;  // unpaid orders expire after this
   uint64_t expiry_interval_ms = 1000;        // 0: no periodic task (tests drive expireDue)
   std::size_t max_events = 1000000;          // MAXLEN ~ of each stream's event stream
-  std::size_t expire_batch = 200;            // orders released per script call
+  std::size_t expire_batch = 200;            // orders the expiry walk passes per script call
   std::function<int64_t()> clock;            // wall clock (UNIX ms) of the expiry task; null: system
 };
 

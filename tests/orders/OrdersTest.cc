@@ -387,7 +387,7 @@ TEST_F(Expiry, UnpaidOrdersExpireAndReturnStockExactlyOnce) {
   EXPECT_EQ(stockOf(s.id, "TEA"), 18);
   EXPECT_EQ(statOf(s.id, "orders"), 1);
   EXPECT_EQ(statOf(s.id, "gmv_cents"), 600);
-  EXPECT_EQ(redis_server_->command({"ZCARD", keys::unpaid(s.id)}), "0");
+  EXPECT_EQ(statOf(s.id, "swept_seq"), 5) << "the expiry walk has passed every order";
   EXPECT_EQ(errorOf(call("POST", "/api/orders/" + ids[1] + "/pay", nullptr, buyer)), "order_expired");
   EXPECT_EQ(errorOf(call("POST", "/api/orders/" + ids[1] + "/cancel", nullptr, buyer)), "order_expired");
   auto list = nlohmann::json::parse(get("/api/orders?stream=" + s.id, kAdmin).body)["orders"];
@@ -439,6 +439,44 @@ TEST_F(Expiry, CancelAndExpiryAnnounceTheStockThatCameBackInTheRoom) {
   EXPECT_EQ(last["TEA"], 10);
   EXPECT_EQ(last["CUP"], 4);
   lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
+}
+
+// No index is kept per order: the expiry walks the orders in placement order. A paid order does
+// not hold back an unpaid one behind it; the first unpaid order not yet due stops the walk, and
+// it expires in its turn.
+TEST_F(Expiry, TheWalkPassesSettledOrdersAndStopsAtTheFirstNotYetDue) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 20);
+  auto buyer = newSession();
+  auto place = [&](const std::string& key) {
+    auto r = order(buyer, s.id, "TEA", 1, key);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return nlohmann::json::parse(r.body)["order_id"].get<std::string>();
+  };
+  std::string paid = place("w1");
+  ASSERT_EQ(call("POST", "/api/orders/" + paid + "/pay", nullptr, buyer).status, 200);
+  std::string old_unpaid = place("w2");
+  lt_.sync([&] { clock_offset_ms_ = 30000; });
+  std::string young_unpaid = place("w3");
+  EXPECT_EQ(stockOf(s.id, "TEA"), 17);
+
+  lt_.sync([&] { clock_offset_ms_ = 61000; });  // w2 is due (placed at 0), w3 not (at 30 s)
+  ASSERT_TRUE(waitUntil([&] { return stockOf(s.id, "TEA") == 18; }));
+  ASSERT_TRUE(waitUntil([&] { return statOf(s.id, "swept_seq") == 2; }));
+  EXPECT_EQ(statOf(s.id, "orders"), 2);
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + old_unpaid + "/pay", nullptr, buyer)), "order_expired");
+
+  lt_.sync([&] { clock_offset_ms_ = 90001; });  // now w3 is due as well
+  ASSERT_TRUE(waitUntil([&] { return stockOf(s.id, "TEA") == 19; }));
+  ASSERT_TRUE(waitUntil([&] { return statOf(s.id, "swept_seq") == 3; }));
+  EXPECT_EQ(statOf(s.id, "orders"), 1);
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + young_unpaid + "/cancel", nullptr, buyer)), "order_expired");
+  auto list = nlohmann::json::parse(get("/api/orders?stream=" + s.id, kAdmin).body)["orders"];
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0]["status"], "paid");
+  EXPECT_EQ(list[1]["status"], "expired");
+  EXPECT_EQ(list[2]["status"], "expired");
 }
 
 TEST_F(Expiry, PayingAfterTheDeadlineIsRefusedEvenBeforeTheTaskRan) {

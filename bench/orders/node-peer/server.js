@@ -19,12 +19,11 @@ const Redis = require('ioredis');
 
 const port = Number(process.env.PORT || 8091);
 const adminToken = process.env.ADMIN_TOKEN || '';
-const orderExpiryMs = 15 * 60 * 1000; // bloomcast's default order_expiry_s (900)
 const maxEvents = '1000000';
 const maxAgeS = 30 * 24 * 3600;
 
 const redis = new Redis({ path: process.env.REDIS_SOCKET, enableAutoPipelining: true, lazyConnect: false });
-redis.defineCommand('placeOrder', { numberOfKeys: 9, lua: fs.readFileSync(process.env.PLACE_LUA, 'utf8') });
+redis.defineCommand('placeOrder', { numberOfKeys: 8, lua: fs.readFileSync(process.env.PLACE_LUA, 'utf8') });
 
 // ---- sessions: UID "." b64url(NAME) "." ISSUED_S "." b64url(HMAC(secret, first three)) -----------
 const secret = crypto.createHmac('sha256', adminToken).update('bloomcast/session/v1').digest();
@@ -82,8 +81,7 @@ function placeOrder(req, res, raw) {
   const masked = JSON.stringify([...session.name][0] + '**');
   redis
     .placeOrder(`${p}meta`, `${p}p:${sku}`, `${p}stock`, `${p}orders`, `${p}stats`, `${p}minutes`, `${p}lb`,
-      `${p}unpaid`, `${p}events`, sku, String(qty), session.userId, key, String(now), String(now + orderExpiryMs),
-      masked, `${p}room`, maxEvents)
+      `${p}events`, sku, String(qty), session.userId, key, String(now), masked, `${p}room`, maxEvents)
     .then((r) => {
       const code = String(r[0]);
       const status = statusOf[code];
