@@ -462,7 +462,7 @@ void ChatService::registerRoutes(HttpServer& http) {
         responder.send(badRequest(parsed.error()));
         return;
       }
-      authority_.canModerate(room, req.bearerToken(), [this, room, body = std::move(*parsed), responder, action](bool ok) {
+      authority_.canModerate(room, std::string(req.bearerToken()), [this, room, body = std::move(*parsed), responder, action](bool ok) {
         if (!ok) {
           responder.send(HttpResponse::error(403, "forbidden", "only the organizer or this stream's factory may moderate"));
           return;
@@ -516,7 +516,7 @@ void ChatService::registerRoutes(HttpServer& http) {
                               stored(responder, {{"slow_mode_seconds", seconds}}));
              }));
   http.route("GET", "/api/chat/keywords", [this](HttpRequest& req, HttpResponder responder) {
-    if (!authority_.isAdmin(req.bearerToken())) {
+    if (!authority_.isAdmin(std::string(req.bearerToken()))) {
       responder.send(HttpResponse::error(403, "forbidden", "organizer only"));
       return;
     }
@@ -531,7 +531,7 @@ void ChatService::registerRoutes(HttpServer& http) {
     });
   });
   http.route("PUT", "/api/chat/keywords", [this](HttpRequest& req, HttpResponder responder) {
-    if (!authority_.isAdmin(req.bearerToken())) {
+    if (!authority_.isAdmin(std::string(req.bearerToken()))) {
       responder.send(HttpResponse::error(403, "forbidden", "organizer only"));
       return;
     }

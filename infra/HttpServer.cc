@@ -133,11 +133,11 @@ HttpConnection* connectionOf(void* handle) {
 
 // ---- request / response helpers ---------------------------------------------------------------
 
-std::string HttpRequest::bearerToken() const {
+std::string_view HttpRequest::bearerToken() const {
   constexpr std::string_view prefix = "Bearer ";
   if (authorization.size() > prefix.size() && authorization.starts_with(prefix))
-    return authorization.substr(prefix.size());
-  return "";
+    return std::string_view(authorization).substr(prefix.size());
+  return {};
 }
 
 std::string HttpRequest::queryOr(const std::string& name, std::string fallback) const {

@@ -65,7 +65,7 @@ struct HttpRequest {
   std::string remote_ip;
 
   // The token of "Authorization: Bearer TOKEN", or "".
-  std::string bearerToken() const;
+  std::string_view bearerToken() const;  // a view of `authorization`
   std::string queryOr(const std::string& name, std::string fallback = "") const;
 };
 

@@ -85,7 +85,7 @@ nlohmann::json CatalogApi::productJson(const Product& p) {
 
 void CatalogApi::withPrincipal(const HttpRequest& req, const HttpResponder& r,
                                std::function<void(Principal)> then) {
-  catalog_.authenticate(req.bearerToken(), options_.clock() / 1000,
+  catalog_.authenticate(std::string(req.bearerToken()), options_.clock() / 1000,
                         [r, then = std::move(then)](std::expected<Principal, Error> p) {
                           if (!p) return r.send(api::errorResponse(p.error()));
                           then(std::move(*p));

@@ -84,7 +84,7 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   if (options_.rate_limits && !per_ip_.allow(req.remote_ip, mono_ms))
     return fail("rate_limited", "too many orders from this address");
   int64_t now_ms = options_.clock();
-  std::string token = req.bearerToken();
+  std::string_view token = req.bearerToken();
   if (token.empty()) return fail("unauthorized", "orders need a session token (POST /api/sessions)");
   auto session = sessions_.verify(token, now_ms / 1000);
   if (!session) return fail("unauthorized", "invalid or expired session token");
