@@ -5,11 +5,13 @@
 # Env: AOF=everysec|always|no (appendfsync of the shared redis-server; everysec is what the
 # embedded Redis ships with), RB_N=200000 (redis-benchmark requests), RB_P=16 (its pipeline),
 # WRK_THREADS=2, SESSIONS=200 (buyers in rotation), WARMUP_S=2 (unmeasured wrk run before each
-# HTTP server), SKIP_BUILD=1, KEEP=1 (keep the temp dir and logs).
+# HTTP server), FLOOR_S=6 (the GET /healthz run), SKIP_BUILD=1, KEEP=1 (keep the temp dir and logs).
 #
 # Phases, one after the other (each alone on the machine):
 #   1. bloomcast serve --redis unix:SOCK --rate-limits off, wrk -c CONNECTIONS with orders.lua
-#      (a fresh idempotency key per request, session tokens in rotation); then bloomcast stops.
+#      (a fresh idempotency key per request, session tokens in rotation); then the same wrk load
+#      on GET /healthz (one Redis PING per request: the floor an order's CPU stands on); then
+#      bloomcast stops.
 #   2. redis-benchmark -c CONNECTIONS -P 16 EVALSHA of the same place script (as
 #      place_script_aof.sh): the most orders/s this Redis gives the script on this machine.
 #   3. node-peer/server.js (ioredis, same script via EVALSHA), the same wrk load.
@@ -28,6 +30,7 @@ rb_p=${RB_P:-16}
 wrk_threads=${WRK_THREADS:-2}
 sessions=${SESSIONS:-200}
 warmup_s=${WARMUP_S:-2}
+floor_s=${FLOOR_S:-6}
 initial_stock=1000000000
 admin_token=bench-admin-token
 
@@ -66,9 +69,12 @@ trap 'exit 130' INT TERM
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-# utime + stime of a process in µs.
+# utime + stime of a process in µs; sys_us: stime alone (the kernel's share).
 cpu_us() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d\n", ($12 + $13) * 1000000 / hz }' "/proc/$1/stat"
+}
+sys_us() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d\n", $13 * 1000000 / hz }' "/proc/$1/stat"
 }
 now_us() { echo $(($(date +%s%N) / 1000)); }
 # Time a process's main thread (Redis's command thread) spent runnable but waiting for a CPU, in
@@ -169,23 +175,34 @@ http_phase() {
     TOKENS=$dir/tokens STREAM=$stream SKU=TEA NONCE="w$(date +%s%N)" \
       wrk -t"$wrk_threads" -c"$conns" -d"${warmup_s}s" -s "$here/orders.lua" "$url" > /dev/null
   fi
-  local seq0 cpu0 rcpu0 rwait0 t0 seq1 cpu1 rcpu1 rwait1 t1
+  local seq0 cpu0 sys0 rcpu0 rwait0 t0 seq1 cpu1 sys1 rcpu1 rwait1 t1
   seq0=$(R hget "bc:{s:$stream}:stats" seq)
-  cpu0=$(cpu_us "$pid"); rcpu0=$(cpu_us "$redis_pid"); rwait0=$(wait_us "$redis_pid"); t0=$(now_us)
+  cpu0=$(cpu_us "$pid"); sys0=$(sys_us "$pid"); rcpu0=$(cpu_us "$redis_pid"); rwait0=$(wait_us "$redis_pid")
+  t0=$(now_us)
   TOKENS=$dir/tokens STREAM=$stream SKU=TEA NONCE="m$(date +%s%N)" \
     with_client_cpu wrk -t"$wrk_threads" -c"$conns" -d"${seconds}s" -s "$here/orders.lua" "$url" \
     > "$dir/$label.out"
-  cpu1=$(cpu_us "$pid"); rcpu1=$(cpu_us "$redis_pid"); rwait1=$(wait_us "$redis_pid"); t1=$(now_us)
+  cpu1=$(cpu_us "$pid"); sys1=$(sys_us "$pid"); rcpu1=$(cpu_us "$redis_pid"); rwait1=$(wait_us "$redis_pid")
+  t1=$(now_us)
   seq1=$(R hget "bc:{s:$stream}:stats" seq)
   grep -v '^WRK \|^CLIENT ' "$dir/$label.out" >&2
   echo "PHASE label=$label stream=$stream stored=$((${seq1:-0} - ${seq0:-0})) wall_us=$((t1 - t0))" \
-    "server_cpu_us=$((cpu1 - cpu0)) redis_cpu_us=$((rcpu1 - rcpu0)) redis_wait_us=$((rwait1 - rwait0))" \
+    "server_cpu_us=$((cpu1 - cpu0)) server_sys_us=$((sys1 - sys0)) redis_cpu_us=$((rcpu1 - rcpu0))" \
+    "redis_wait_us=$((rwait1 - rwait0))" \
     "$(grep '^WRK ' "$dir/$label.out" | cut -d' ' -f2-) $(grep '^CLIENT ' "$dir/$label.out" | cut -d' ' -f2-)" \
     >> "$dir/results"
 }
 
 # ---- 1. bloomcast --------------------------------------------------------------------------------
 http_phase bloomcast "$port" "$stream_b" "$bloomcast_pid"
+# The floor under an order: GET /healthz, which answers after one Redis round trip (a PING),
+# with no body, token or script — HTTP and a Redis call, nothing else. Same load shape.
+echo "== bloomcast GET /healthz: wrk -t$wrk_threads -c$conns -d${floor_s}s" >&2
+f_cpu0=$(cpu_us "$bloomcast_pid"); f_sys0=$(sys_us "$bloomcast_pid")
+wrk -t"$wrk_threads" -c"$conns" -d"${floor_s}s" "http://127.0.0.1:$port/healthz" > "$dir/floor.out"
+f_cpu1=$(cpu_us "$bloomcast_pid"); f_sys1=$(sys_us "$bloomcast_pid")
+f_requests=$(awk '/requests in/ { print $1 }' "$dir/floor.out")
+f_rate=$(awk '/^Requests\/sec/ { print $2 }' "$dir/floor.out")
 stop_pid "$bloomcast_pid"  # idle, it would still run its expiry sweep against Redis
 
 # ---- 2. the ceiling: redis-benchmark EVALSHA, pipelined ------------------------------------------
@@ -209,7 +226,7 @@ print(f"rps={d['rps']} p50_us={us('p50_latency_ms')} p99_us={us('p99_latency_ms'
 PY
 )
 echo "PHASE label=redis-benchmark stream=$stream_r stored=$((${seq1:-0} - ${seq0:-0})) wall_us=$((t1 - t0))" \
-  "server_cpu_us=-1 redis_cpu_us=$((rcpu1 - rcpu0)) redis_wait_us=$((rwait1 - rwait0)) requests=$rb_n non2xx=0 $rb_kv" \
+  "server_cpu_us=-1 server_sys_us=-1 redis_cpu_us=$((rcpu1 - rcpu0)) redis_wait_us=$((rwait1 - rwait0)) requests=$rb_n non2xx=0 $rb_kv" \
   "$(grep '^CLIENT ' "$dir/rb.out" | cut -d' ' -f2-)" >> "$dir/results"
 
 # ---- 3. Node.js + ioredis ------------------------------------------------------------------------
@@ -232,13 +249,15 @@ done
 echo
 echo "orders: $conns connections, ${seconds}s per HTTP server, AOF $aof, one redis-server on a unix socket" \
   "(load $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
+echo "FLOOR requests=$f_requests rate=$f_rate cpu_us=$((f_cpu1 - f_cpu0)) sys_us=$((f_sys1 - f_sys0))" >> "$dir/results"
 python3 - "$dir/results" "$initial_stock" "$conns" "$rb_p" <<'PY'
 import sys
-phases, stocks = [], []
+phases, stocks, floor = [], [], {}
 for line in open(sys.argv[1]):
     kind, *items = line.split()
     kv = dict(i.split("=", 1) for i in items)
-    (phases if kind == "PHASE" else stocks).append(kv)
+    if kind == "FLOOR": floor = kv
+    else: (phases if kind == "PHASE" else stocks).append(kv)
 initial, conns = int(sys.argv[2]), int(sys.argv[3])
 b, r, n = phases
 def f(p, k): return float(p[k])
@@ -260,6 +279,7 @@ rows = [
     ("latency max ms", lambda p: f"{f(p, 'max_us') / 1000:.1f}"),
     ("errors (non-2xx, socket)", lambda p: str(errors(p))),
     ("server CPU µs / order", lambda p: per_order(p, "server_cpu_us")),
+    ("  of which kernel µs / order", lambda p: per_order(p, "server_sys_us")),
     ("server CPU, cores", lambda p: cores(p, "server_cpu_us")),
     ("Redis CPU µs / order", lambda p: per_order(p, "redis_cpu_us")),
     ("Redis CPU, cores", lambda p: cores(p, "redis_cpu_us")),
@@ -273,6 +293,10 @@ print(f"| {'-' * 28} | " + " | ".join("-" * 16 + ":" for _ in names) + " |")
 for name, get in rows:
     print(f"| {name:28} | " + " | ".join(f"{get(p):>17}" for p in (b, r, n)) + " |")
 
+fn = int(floor["requests"])
+print(f"\nfloor: bloomcast GET /healthz (HTTP + one Redis PING), {conns} connections: "
+      f"{float(floor['rate']):,.0f} requests/s, {int(floor['cpu_us']) / fn:.1f} µs CPU per request "
+      f"(kernel {int(floor['sys_us']) / fn:.1f})")
 ok = True
 print()
 for s, label in zip(stocks, names):
