@@ -131,8 +131,8 @@ local restocked, skus = {}, {}
 while swept < last and examined < limit do
   local seq = int(swept + 1)
   local rec = redis.call('HGET', KEYS[1], 'o:' .. seq)
-  if rec and string.sub(rec, 1, 8) == 'created|' then
-    local o = parse(rec)
+  local o = rec and string.sub(rec, 1, 8) == 'created|' and parse(rec)
+  if o and o.created then  -- settled (or unreadable) orders are passed over
     if o.created + lifetime > now then break end  -- not due yet, nor is anything placed later
     if not restocked[o.sku] then skus[#skus + 1] = o.sku end
     restocked[o.sku] = release(seq, o, 'expired', ARGV[1], ARGV[3])

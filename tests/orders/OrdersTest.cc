@@ -479,6 +479,22 @@ TEST_F(Expiry, TheWalkPassesSettledOrdersAndStopsAtTheFirstNotYetDue) {
   EXPECT_EQ(list[2]["status"], "expired");
 }
 
+// A record the walk cannot read (written by hand, or by a future format) does not stall expiry:
+// it is passed over and the orders behind it are released.
+TEST_F(Expiry, AnUnreadableRecordIsPassedOver) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 20);
+  auto buyer = newSession();
+  ASSERT_EQ(order(buyer, s.id, "TEA", 1, "u1").status, 201);
+  ASSERT_EQ(order(buyer, s.id, "TEA", 1, "u2").status, 201);
+  redis_server_->command({"HSET", keys::orders(s.id), "o:1", "created|garbled"});
+  lt_.sync([&] { clock_offset_ms_ = 61000; });
+  ASSERT_TRUE(waitUntil([&] { return statOf(s.id, "swept_seq") == 2; }));
+  EXPECT_EQ(stockOf(s.id, "TEA"), 19) << "order 2 released, the garbled order 1 left as it is";
+  EXPECT_EQ(statOf(s.id, "orders"), 1);
+}
+
 TEST_F(Expiry, PayingAfterTheDeadlineIsRefusedEvenBeforeTheTaskRan) {
   auto f = createFactory();
   auto s = createStream(f);
