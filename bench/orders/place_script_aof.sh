@@ -1,6 +1,7 @@
 #!/bin/bash
 # The Redis-side ceiling of the place-order script: redis-benchmark EVALSHA, 50 clients,
-# pipeline 16, unix socket, AOF as the embedded Redis runs it.
+# pipeline 16, unix socket, AOF as the embedded Redis runs it (no automatic rewrite: see
+# bench/orders/README.md).
 #   [N=requests] [C=clients] [P=pipeline] bench/orders/place_script_aof.sh always|everysec|no
 # Needs redis-server, redis-cli and redis-benchmark (Debian redis-tools). Uses a temp dir.
 set -euo pipefail
@@ -18,7 +19,7 @@ PY
 aof=(--appendonly yes --appendfsync $mode)
 [ "$mode" = no ] && aof=(--appendonly no)
 redis-server --port 0 --unixsocket $dir/r.sock --dir $dir --save '' "${aof[@]}" \
-  --auto-aof-rewrite-min-size 1gb --daemonize yes --logfile $dir/log --pidfile $dir/pid
+  --auto-aof-rewrite-percentage 0 --daemonize yes --logfile $dir/log --pidfile $dir/pid
 for i in $(seq 50); do redis-cli -s $dir/r.sock ping >/dev/null 2>&1 && break; sleep 0.1; done
 R="redis-cli -s $dir/r.sock"
 sha=$($R -x script load < $dir/place.lua)  # -x: the bytes as they are (no newline stripped)

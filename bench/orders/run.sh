@@ -117,9 +117,9 @@ wait_healthy() {
 }
 
 # ---- Redis: the embedded Redis's settings (infra/EmbeddedRedis.cc), on a unix socket ----------
-# But one: no automatic AOF rewrite. The embedded Redis rewrites once the AOF passes 1 GB (~1.4M
+# But one: no automatic AOF rewrite. The embedded Redis rewrites every ~256 MB of AOF (~350k
 # orders); a run of 5 rounds writes ~2.5 GB, and each rewrite forks a child that takes a core
-# for 5-10 s, landing in whichever phase is running. Appending to the AOF, the per-order cost,
+# for 4-10 s, landing in whichever phase is running. Appending to the AOF, the per-order cost,
 # is unchanged.
 mkdir -p "$dir/redis"
 aof_args=(--appendonly yes --appendfsync "$aof")
