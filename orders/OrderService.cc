@@ -194,14 +194,17 @@ void OrderService::transition(const std::string& script, const std::string& orde
 
 // ---- expiry ----------------------------------------------------------------------------------
 
-void OrderService::expireStream(const std::string& stream_id, int64_t now_ms, Callback<int64_t> cb) {
+void OrderService::expireStream(const std::string& stream_id, int64_t now_ms,
+                                std::shared_ptr<std::size_t> calls_left, Callback<int64_t> cb) {
   struct Run {
     OrderService* self;
     std::string stream_id;
     std::string now;
+    std::shared_ptr<std::size_t> calls_left;
     int64_t expired = 0;
     Callback<int64_t> cb;
     void step(std::shared_ptr<Run> me) {
+      if (*calls_left > 0) --*calls_left;
       self->redis_.evalScript(
           kExpire, releaseKeys(stream_id),
           {now, std::to_string(self->options_.expire_batch), self->max_events_, keys::room(stream_id),
@@ -213,13 +216,15 @@ void OrderService::expireStream(const std::string& stream_id, int64_t now_ms, Ca
             int64_t examined = replyIntOr(element(**c, 1), 0);
             me->expired += expired;
             me->self->expired_->inc(static_cast<uint64_t>(expired));
-            if (examined >= static_cast<int64_t>(me->self->options_.expire_batch))
-              return me->step(me);  // more may be due
+            // More may be due; the rest waits for the next pass once the budget is spent.
+            if (examined >= static_cast<int64_t>(me->self->options_.expire_batch) && *me->calls_left > 0)
+              return me->step(me);
             me->cb(me->expired);
           });
     }
   };
-  auto run = std::make_shared<Run>(Run{this, stream_id, std::to_string(now_ms), 0, std::move(cb)});
+  auto run = std::make_shared<Run>(
+      Run{this, stream_id, std::to_string(now_ms), std::move(calls_left), 0, std::move(cb)});
   run->step(run);
 }
 
@@ -238,12 +243,13 @@ void OrderService::expireDue(int64_t now_ms, Callback<int64_t> cb) {
         const auto& ids = (*c)->elements;
         if (ids.empty()) return cb(int64_t{0});
         auto total = std::make_shared<Total>(Total{0, ids.size(), std::nullopt, cb});
+        auto calls_left = std::make_shared<std::size_t>(options_.expire_calls_per_pass);
         for (const auto& id : ids) {
           if (!keys::isValidId(id.str)) {
             if (--total->left == 0) total->cb(total->expired);
             continue;
           }
-          expireStream(id.str, now_ms, [total](std::expected<int64_t, Error> n) {
+          expireStream(id.str, now_ms, calls_left, [total](std::expected<int64_t, Error> n) {
             if (n) total->expired += *n;
             else if (!total->error) total->error = n.error();
             if (--total->left > 0) return;

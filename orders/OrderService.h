@@ -13,8 +13,9 @@
 // GMV, units and orders (stream and minute counters), atomically and exactly once.
 //
 // The expiry task runs every expiry_interval_ms on every node: it lists the streams and runs
-// the expire script on each; concurrent runs on several nodes are safe (each order changes
-// state inside one atomic script) and only cost duplicate scans.
+// the expire script on each, at most expire_calls_per_pass calls per pass; concurrent runs on
+// several nodes are safe (each order changes state inside one atomic script) and only cost
+// duplicate scans.
 //
 // Thread: loop thread. Owned by OrdersModule; destroy after the RedisClient is closed.
 #include <cstdint>
@@ -64,6 +65,10 @@ struct OrderServiceOptions {
   uint64_t expiry_interval_ms = 1000;        // 0: no periodic task (tests drive expireDue)
   std::size_t max_events = 1000000;          // MAXLEN ~ of each stream's event stream
   std::size_t expire_batch = 200;            // orders the expiry walk passes per script call
+  // Script calls per expiry pass over all streams (each stream's first call always runs): a
+  // wave of orders falling due together is released at ~expire_batch x this per pass instead
+  // of holding Redis until it is done (docs/reliability.md, "AOF rewrites and restart time").
+  std::size_t expire_calls_per_pass = 10;
   std::function<int64_t()> clock;            // wall clock (UNIX ms) of the expiry task; null: system
 };
 
@@ -91,10 +96,13 @@ class OrderService {
   void cancel(const std::string& order_id, const std::string& buyer_id, int64_t now_ms,
               Callback<Transition> cb);
 
-  // Releases unpaid orders of one stream whose deadline is <= now_ms, all of them (in
-  // batches). Answers how many this call expired.
-  void expireStream(const std::string& stream_id, int64_t now_ms, Callback<int64_t> cb);
-  // expireStream over every stream; answers the total.
+  // Releases unpaid orders of one stream whose deadline is <= now_ms, in script calls of
+  // expire_batch orders: one call, then more while some may be due and *calls_left (shared
+  // by the streams of one pass, decremented per call) is not spent. Answers how many it expired.
+  void expireStream(const std::string& stream_id, int64_t now_ms,
+                    std::shared_ptr<std::size_t> calls_left, Callback<int64_t> cb);
+  // expireStream over every stream with one budget of expire_calls_per_pass calls (every
+  // stream gets its first); answers the total. What is left waits for the next pass.
   void expireDue(int64_t now_ms, Callback<int64_t> cb);
 
   // Orders seq in [from_seq, from_seq + count) of one stream that exist, in seq order; and

@@ -50,8 +50,8 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
   catalog_ = std::make_unique<Catalog>(redis, *sessions_, options_.admin_token, options_.max_timeline);
   orders_ = std::make_unique<OrderService>(
       loop, redis, metrics,
-      OrderServiceOptions{options_.order_expiry_ms, options_.expiry_interval_ms,
-                          options_.max_events, 200, options_.clock});
+      OrderServiceOptions{options_.order_expiry_ms, options_.expiry_interval_ms, options_.max_events,
+                          options_.expire_batch, options_.expire_calls_per_pass, options_.clock});
   gmv_ = std::make_unique<GmvService>(redis, *catalog_);
   dashboard_ = std::make_unique<DashboardFeed>(loop, redis, http, *gmv_, options_.admin_token);
 

@@ -44,6 +44,8 @@ struct OrdersOptions {
   int rtmp_port = 1935;
   int64_t order_expiry_ms = 15 * 60 * 1000;
   uint64_t expiry_interval_ms = 1000;  // 0: no periodic expiry (tests call expireDue)
+  std::size_t expire_batch = 200;      // see OrderServiceOptions
+  std::size_t expire_calls_per_pass = 10;
   std::size_t max_events = 1000000;    // per stream event stream, MAXLEN ~
   std::size_t max_timeline = 10000;    // per stream replay timeline, MAXLEN ~
   RateLimit orders_per_session{2, 10};

@@ -495,6 +495,67 @@ TEST_F(Expiry, AnUnreadableRecordIsPassedOver) {
   EXPECT_EQ(statOf(s.id, "orders"), 1);
 }
 
+// A wave of orders falling due together (15 minutes after a flash sale) is released a budget
+// of script calls per pass, shared by the streams, not in one go that holds Redis until done.
+class ExpiryBudget : public OrdersFixture {
+ protected:
+  void SetUp() override {
+    start({}, [](OrdersOptions& o) {
+      o.order_expiry_ms = 60000;
+      o.expire_batch = 2;           // orders per script call
+      o.expire_calls_per_pass = 3;  // script calls per pass; the test drives the passes
+    });
+  }
+  int64_t pass() {
+    std::promise<std::expected<int64_t, Error>> done;
+    lt_.sync([&] {
+      module_->orders().expireDue(api::systemClockMs() + 61000, [&](auto n) { done.set_value(n); });
+    });
+    auto n = done.get_future().get();
+    EXPECT_TRUE(n.has_value());
+    return n.value_or(-1);
+  }
+};
+
+TEST_F(ExpiryBudget, AWaveOfDueOrdersIsReleasedABudgetOfCallsPerPass) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 300, 20);
+  auto buyer = newSession();
+  for (int i = 0; i < 15; ++i) ASSERT_EQ(order(buyer, s.id, "TEA", 1, "w" + std::to_string(i)).status, 201);
+  EXPECT_EQ(stockOf(s.id, "TEA"), 5);
+
+  EXPECT_EQ(pass(), 6) << "3 calls of 2 orders";
+  EXPECT_EQ(statOf(s.id, "swept_seq"), 6);
+  EXPECT_EQ(stockOf(s.id, "TEA"), 11);
+  EXPECT_EQ(pass(), 6);
+  EXPECT_EQ(pass(), 3) << "the last call found one order: nothing more to do";
+  EXPECT_EQ(pass(), 0);
+  EXPECT_EQ(statOf(s.id, "swept_seq"), 15);
+  EXPECT_EQ(stockOf(s.id, "TEA"), 20);
+  EXPECT_EQ(statOf(s.id, "orders"), 0);
+}
+
+TEST_F(ExpiryBudget, TheStreamsOfOnePassShareTheBudgetAndEachGetsItsFirstCall) {
+  auto f = createFactory();
+  auto buyer = newSession();
+  std::vector<std::string> streams;
+  for (int k = 0; k < 4; ++k) {
+    streams.push_back(createStream(f).id);
+    addProduct(streams.back(), "TEA", 300, 20);
+    for (int i = 0; i < 10; ++i)
+      ASSERT_EQ(order(buyer, streams.back(), "TEA", 1, "s" + std::to_string(k) + "-" + std::to_string(i)).status, 201);
+  }
+  // Four streams, a budget of three calls: each stream's first call runs all the same, and the
+  // budget is spent by then, so one pass releases 4 x 2 orders.
+  EXPECT_EQ(pass(), 8);
+  for (const auto& id : streams) EXPECT_EQ(statOf(id, "swept_seq"), 2) << id;
+  int64_t total = 8;
+  for (int i = 0; i < 10 && total < 40; ++i) total += pass();
+  EXPECT_EQ(total, 40);
+  for (const auto& id : streams) EXPECT_EQ(stockOf(id, "TEA"), 20) << id;
+}
+
 TEST_F(Expiry, PayingAfterTheDeadlineIsRefusedEvenBeforeTheTaskRan) {
   auto f = createFactory();
   auto s = createStream(f);
