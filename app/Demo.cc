@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "orders/Catalog.h"
@@ -95,10 +96,18 @@ void Demo::createCatalog() {
                            }
                            stream_id_ = s->id;
                            stream_key_ = s->secret;
-                           std::ofstream out(options_.data_dir + "/demo.json", std::ios::trunc);
-                           out << nlohmann::json{{"factory_id", factory_id_}, {"factory_token", factory_token_},
-                                                 {"stream_id", stream_id_}, {"stream_key", stream_key_}}
-                                      .dump(2);
+                           // Written aside and renamed into place, so that a reader (the
+                           // demo test, a person's script) never sees it half written.
+                           std::string path = options_.data_dir + "/demo.json";
+                           {
+                             std::ofstream out(path + ".tmp", std::ios::trunc);
+                             out << nlohmann::json{{"factory_id", factory_id_}, {"factory_token", factory_token_},
+                                                   {"stream_id", stream_id_}, {"stream_key", stream_key_}}
+                                        .dump(2);
+                           }
+                           std::error_code ec;
+                           std::filesystem::rename(path + ".tmp", path, ec);
+                           if (ec) spdlog::error("demo: cannot save {}: {}", path, ec.message());
                            auto remaining = std::make_shared<int>(static_cast<int>(std::size(kProducts)));
                            for (const auto& p : kProducts) {
                              orders::Product product;
