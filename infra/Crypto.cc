@@ -53,9 +53,8 @@ bool constantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string base64UrlEncode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
+void base64UrlEncode(std::string_view bytes, std::string& out) {
+  out.reserve(out.size() + (bytes.size() * 4 + 2) / 3);
   std::size_t i = 0;
   auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
   for (; i + 3 <= bytes.size(); i += 3) {
@@ -76,6 +75,11 @@ std::string base64UrlEncode(std::string_view bytes) {
     out += kB64[(v >> 12) & 63];
     out += kB64[(v >> 6) & 63];
   }
+}
+
+std::string base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  base64UrlEncode(bytes, out);
   return out;
 }
 
@@ -99,8 +103,14 @@ bool base64UrlDecode(std::string_view text, std::string& out) {
   return (acc & ((1u << bits) - 1)) == 0;
 }
 
-HmacSha256::HmacSha256(std::string_view key)
-    : inner_(EVP_MD_CTX_new()), outer_(EVP_MD_CTX_new()), work_(EVP_MD_CTX_new()) {
+// The pads' states are kept as plain SHA256_CTX values, copied by assignment: OpenSSL 3's EVP
+// digest contexts can be copied only through EVP_MD_CTX_copy_ex, which allocates (and on
+// release cleanses and frees) a provider context each time — two allocations and most of the
+// cost of a MAC per session check, i.e. per order. SHA256_Init/Update/Final are deprecated in
+// OpenSSL 3 in favour of EVP but remain in its API and run the same assembly.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+HmacSha256::HmacSha256(std::string_view key) {
   unsigned char block[64] = {0};
   if (key.size() > sizeof block) {
     SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
@@ -112,33 +122,32 @@ HmacSha256::HmacSha256(std::string_view key)
     ipad[i] = block[i] ^ 0x36;
     opad[i] = block[i] ^ 0x5c;
   }
-  if (!inner_ || !outer_ || !work_ || EVP_DigestInit_ex(inner_, EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(inner_, ipad, sizeof ipad) != 1 ||
-      EVP_DigestInit_ex(outer_, EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(outer_, opad, sizeof opad) != 1)
-    std::abort();  // out of memory or a broken libcrypto: nothing sensible to do
+  if (SHA256_Init(&inner_) != 1 || SHA256_Update(&inner_, ipad, sizeof ipad) != 1 ||
+      SHA256_Init(&outer_) != 1 || SHA256_Update(&outer_, opad, sizeof opad) != 1)
+    std::abort();  // a broken libcrypto: nothing sensible to do
   OPENSSL_cleanse(block, sizeof block);
   OPENSSL_cleanse(ipad, sizeof ipad);
   OPENSSL_cleanse(opad, sizeof opad);
 }
 
 HmacSha256::~HmacSha256() {
-  EVP_MD_CTX_free(inner_);
-  EVP_MD_CTX_free(outer_);
-  EVP_MD_CTX_free(work_);
+  OPENSSL_cleanse(&inner_, sizeof inner_);
+  OPENSSL_cleanse(&outer_, sizeof outer_);
 }
 
 std::array<unsigned char, 32> HmacSha256::mac(std::string_view message) const {
   std::array<unsigned char, 32> inner_digest{}, out{};
-  unsigned int n = 0;
-  if (EVP_MD_CTX_copy_ex(work_, inner_) != 1 ||
-      EVP_DigestUpdate(work_, message.data(), message.size()) != 1 ||
-      EVP_DigestFinal_ex(work_, inner_digest.data(), &n) != 1 ||
-      EVP_MD_CTX_copy_ex(work_, outer_) != 1 ||
-      EVP_DigestUpdate(work_, inner_digest.data(), inner_digest.size()) != 1 ||
-      EVP_DigestFinal_ex(work_, out.data(), &n) != 1)
+  SHA256_CTX work = inner_;
+  if (SHA256_Update(&work, message.data(), message.size()) != 1 ||
+      SHA256_Final(inner_digest.data(), &work) != 1)
     std::abort();
+  work = outer_;
+  if (SHA256_Update(&work, inner_digest.data(), inner_digest.size()) != 1 ||
+      SHA256_Final(out.data(), &work) != 1)
+    std::abort();
+  OPENSSL_cleanse(&work, sizeof work);
   return out;
 }
+#pragma GCC diagnostic pop
 
 }  // namespace bloomcast

@@ -5,7 +5,7 @@
 //
 // Thread: free functions are thread-safe; an HmacSha256 is used by one thread at a time (the
 // loop thread). Owned by whoever signs (Sessions).
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstdint>
@@ -25,10 +25,12 @@ bool constantTimeEquals(std::string_view a, std::string_view b);
 
 // base64url without padding (RFC 4648 section 5) and back; decode fails on any other byte.
 std::string base64UrlEncode(std::string_view bytes);
+void base64UrlEncode(std::string_view bytes, std::string& out);  // appends to `out`
 bool base64UrlDecode(std::string_view text, std::string& out);
 
 // HMAC-SHA256 (RFC 2104) with the key absorbed once: the inner and outer pads are kept as
-// digest states, so each MAC costs two state copies and two short hashes.
+// digest states, so each MAC costs two state copies (plain assignments, no allocation) and two
+// short hashes.
 class HmacSha256 {
  public:
   explicit HmacSha256(std::string_view key);
@@ -39,9 +41,8 @@ class HmacSha256 {
   std::array<unsigned char, 32> mac(std::string_view message) const;
 
  private:
-  EVP_MD_CTX* inner_;  // SHA-256 state after absorbing key ^ ipad
-  EVP_MD_CTX* outer_;  // ... key ^ opad
-  EVP_MD_CTX* work_;   // scratch, reused
+  SHA256_CTX inner_;  // SHA-256 state after absorbing key ^ ipad
+  SHA256_CTX outer_;  // ... key ^ opad
 };
 
 }  // namespace bloomcast

@@ -73,6 +73,7 @@ namespace {
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::size_t kMaxPipelinedBytes = 64 * 1024;  // buffered behind a request in progress
 constexpr std::size_t kFileSliceBytes = 64 * 1024;
+constexpr std::size_t kKeptAnswerBufferBytes = 64 * 1024;
 constexpr auto kDrainTime = std::chrono::seconds(2);
 constexpr std::size_t kWsMaxSendBytes = 256 * 1024;  // larger than any frame we send
 
@@ -584,7 +585,7 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   c.state = HttpConnection::State::Body;
   c.body_needed = static_cast<std::size_t>(declared);
   c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
-  if (head.expect_continue && c.in.size() < c.body_needed) write(c, "HTTP/1.1 100 Continue\r\n\r\n", After::Nothing);
+  if (head.expect_continue && c.in.size() < c.body_needed) write(c, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"), After::Nothing);
 }
 
 void HttpServer::bodyComplete(HttpConnection& c) {
@@ -664,10 +665,12 @@ void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
   }
   completed(*ex);
 
-  std::string out;
-  out.reserve(256 + (r.file_path.empty() && !streamed ? r.body.size() : 0));
+  // The answer goes out of one buffer kept across answers (no allocation per answer).
+  std::string& out = answer_buffer_;
+  out.clear();
   out.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ").append(reasonPhrase(r.status));
-  out.append("\r\nserver: bloomcast\r\ncontent-type: ").append(r.content_type);
+  out.append("\r\nserver: bloomcast\r\ncontent-type: ")
+      .append(r.content_type.empty() ? std::string_view("application/json") : r.content_type);
   if (streamed) out.append("\r\ntransfer-encoding: chunked");
   else if (!no_body) out.append("\r\ncontent-length: ").append(std::to_string(length));
   out.append("\r\n");
@@ -682,37 +685,53 @@ void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
       c.file_fd = -1;
       c.file_left = 0;
     }
-    write(c, std::move(out), After::Finish);
+    write(c, std::string_view(out), After::Finish);
   } else if (c.file_fd >= 0) {
-    write(c, std::move(out), After::NextFileSlice);
+    write(c, std::string_view(out), After::NextFileSlice);
   } else if (streamed) {
-    write(c, std::move(out), After::NextPiece);
+    write(c, std::string_view(out), After::NextPiece);
   } else {
     out.append(r.body);
     std::string().swap(r.body);
-    write(c, std::move(out), After::Finish);
+    write(c, std::string_view(out), After::Finish);
   }
+  // A very large answer is not kept around.
+  if (answer_buffer_.capacity() > kKeptAnswerBufferBytes) std::string().swap(answer_buffer_);
 }
 
 // Writes at once what the socket takes; the rest goes to uv_write, whose completion carries on
 // with `after`. A write completed at once carries on at once.
+std::optional<std::size_t> HttpServer::tryWrite(HttpConnection& c, std::string_view data) {
+  if (c.writes_in_flight > 0) return 0;
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned int>(data.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    closeConnection(c);
+    return std::nullopt;
+  }
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
 void HttpServer::write(HttpConnection& c, std::string data, After after) {
   if (c.state == HttpConnection::State::Closing) return;
-  std::size_t done = 0;
-  if (c.writes_in_flight == 0) {
-    uv_buf_t buf = uv_buf_init(data.data(), static_cast<unsigned int>(data.size()));
-    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      closeConnection(c);
-      return;
-    }
-    if (n > 0) done = static_cast<std::size_t>(n);
-  }
-  if (done == data.size()) {
+  auto done = tryWrite(c, data);
+  if (!done) return;
+  if (*done == data.size()) {
     writeDone(c, after);
     return;
   }
-  queueWrite(c, done == 0 ? std::move(data) : data.substr(done), after);
+  queueWrite(c, *done == 0 ? std::move(data) : data.substr(*done), after);
+}
+
+void HttpServer::write(HttpConnection& c, std::string_view data, After after) {
+  if (c.state == HttpConnection::State::Closing) return;
+  auto done = tryWrite(c, data);
+  if (!done) return;
+  if (*done == data.size()) {
+    writeDone(c, after);  // may answer the next request, reusing the caller's buffer: `data` is not touched after this
+    return;
+  }
+  queueWrite(c, std::string(data.substr(*done)), after);
 }
 
 // Hands `data` to uv_write; its completion carries on with `after` (a later loop turn).

@@ -82,7 +82,7 @@ using BodyProducer = std::function<void(BodyWriter write)>;
 
 struct HttpResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string content_type;  // "" means application/json, the API's type (no allocation per answer)
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string file_path;  // when set: send this file instead of body
@@ -171,6 +171,12 @@ class HttpServer {
   void respond(const std::shared_ptr<HttpExchange>& ex);
   void startReading(HttpConnection& c);
   void write(HttpConnection& c, std::string data, After after);
+  // The same for bytes the caller keeps (the answer buffer): copied only if the socket does
+  // not take them all at once.
+  void write(HttpConnection& c, std::string_view data, After after);
+  // uv_try_write when nothing is queued: the bytes written, or nullopt once the connection is
+  // closed on an error.
+  std::optional<std::size_t> tryWrite(HttpConnection& c, std::string_view data);
   void queueWrite(HttpConnection& c, std::string data, After after);
   void writeDone(HttpConnection& c, After after);
   void nextFileSlice(HttpConnection& c);
@@ -186,6 +192,7 @@ class HttpServer {
   MetricsRegistry& metrics_;
   HttpServerOptions options_;
   HttpHeadLimits head_limits_;
+  std::string answer_buffer_;  // respond() formats each answer here
   Router<HttpHandler> router_;
   WebSocketHub websockets_;
   uv_tcp_t* listener_ = nullptr;  // freed by its close callback

@@ -102,17 +102,19 @@ class RedisConnection {
   std::function<void()> on_disconnect;
   std::function<void(const redisReply*)> on_push;
 
-  std::size_t pending() const { return pending_.size(); }
+  std::size_t pending() const { return unanswered_; }
   uint64_t reconnects() const { return reconnects_; }
 
  private:
+  // A command sent and not yet answered. Redis answers in order, so these stay in send order
+  // with consecutive ids (next_id_ advances only for a command hiredis took), and a reply finds
+  // its entry by subtraction — no map node per command.
   struct Pending {
-    RedisCallback cb;
-  };
-  struct Sent {
     uint64_t id;
     uint64_t sent_ms;
     uint64_t timeout_ms;
+    RedisCallback cb;
+    bool answered = false;  // answered out of order (Redis does not): popped with those before it
   };
   static void onConnect(const redisAsyncContext* ac, int status);
   static void onDisconnect(const redisAsyncContext* ac, int status);
@@ -135,8 +137,9 @@ class RedisConnection {
   uint64_t backoff_ms_;
   uint64_t reconnects_ = 0;
   uint64_t next_id_ = 1;
-  std::unordered_map<uint64_t, Pending> pending_;
-  std::deque<Sent> sent_;          // in send order; entries of answered commands are skipped
+  std::deque<Pending> pending_;
+  std::size_t unanswered_ = 0;     // entries of pending_ not answered
+  bool own_replies_ = false;       // the reader builds RedisReply (kReplyFunctions); not for on_push
   uint64_t last_reply_ms_ = 0;     // loop time of the latest reply: the link makes progress
   Timer redial_timer_;
   Timer connect_timer_;

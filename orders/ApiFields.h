@@ -32,8 +32,9 @@ struct ScalarField {
 };
 
 // The hot path's reader (POST /api/orders): the top-level fields `names` of a JSON object body
-// in one SAX pass of nlohmann's parser, without building a DOM (which costs ~16 allocations for
-// an order). out[i] answers names[i]; anything else in the body, at any depth, is skipped. The
+// without building a DOM (which costs ~16 allocations for an order): a flat object of plain
+// strings and integers in one pass of its own, anything else in one SAX pass of nlohmann's
+// parser. out[i] answers names[i]; anything else in the body, at any depth, is skipped. The
 // same acceptance and errors as parseObject, and each field as fieldOf would read it from
 // parseObject's answer (tests/orders/ApiBodiesTest.cc and the fuzz target hold them to that).
 std::expected<void, Error> scanObject(const std::string& body, std::span<const std::string_view> names,

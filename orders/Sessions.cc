@@ -24,8 +24,14 @@ Sessions::Sessions(std::string_view admin_token, int64_t max_age_s)
     : hmac_(deriveSecret(admin_token)), max_age_s_(max_age_s) {}
 
 std::string Sessions::sign(std::string_view payload) const {
+  std::string out;
+  signInto(payload, out);
+  return out;
+}
+
+void Sessions::signInto(std::string_view payload, std::string& out) const {
   auto mac = hmac_.mac(payload);
-  return base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+  base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()), out);
 }
 
 std::string Sessions::issue(const Session& session) const {
@@ -39,7 +45,10 @@ std::optional<Session> Sessions::verify(std::string_view token, int64_t now_s) c
   auto last_dot = token.rfind('.');
   if (last_dot == std::string_view::npos) return std::nullopt;
   std::string_view payload = token.substr(0, last_dot);
-  if (!constantTimeEquals(sign(payload), token.substr(last_dot + 1))) return std::nullopt;
+  // Into a buffer kept across calls: no allocation per order.
+  signature_.clear();
+  signInto(payload, signature_);
+  if (!constantTimeEquals(signature_, token.substr(last_dot + 1))) return std::nullopt;
 
   // The MAC holds, so the payload is ours; parse it all the same.
   auto d1 = payload.find('.');

@@ -43,8 +43,10 @@ class Sessions {
 
  private:
   std::string sign(std::string_view payload) const;
+  void signInto(std::string_view payload, std::string& out) const;  // appends
 
   HmacSha256 hmac_;
+  mutable std::string signature_;  // verify()'s scratch
   int64_t max_age_s_;
 };
 

@@ -48,6 +48,17 @@ TEST(ApiBodies, TheOrderScanReadsFieldsAsTheDomDoes) {
       R"({})", R"([])", R"("stream")", R"(5)", R"(null)", R"([{"stream":"1"}])",
       R"({"stream":"1",})", R"({"stream":"1"} x)", R"({"stream":"1")", "", " ", "{\"a\":\"\xff\"}",
       R"({"stream":"1"}  )", R"({"s\u0074ream":"3"})",
+      // The flat shape scanObject reads without nlohmann, at its edges: signs and zeros, 18 and
+      // 19 digits, leading zeros, whitespace everywhere, literals, the last repeated key, and
+      // the places where it must hand over (a fraction, an escape, a control byte, nesting).
+      " {\t\"qty\" :\r\n-0 , \"sku\":\"A\" ,\"x\":true,\"y\":false,\"z\":null}\n",
+      R"({"qty":999999999999999999,"stream":"1"})", R"({"qty":-999999999999999999})",
+      R"({"qty":9999999999999999999})", R"({"qty":-9223372036854775809})", R"({"qty":0})",
+      R"({"qty":01})", R"({"qty":-})", R"({"qty":1.})", R"({"qty":2E1})", R"({"qty":1x})",
+      R"({"sku":"A","sku":"B","sku":7})", R"({"stream":"a\nb"})", "{\"stream\":\"a\tb\"}",
+      R"({"stream":"~ !#$%&'()*+,./:;<=>?@[]^_`{|}"})", R"({"x":tru})", R"({"x":nul,"qty":1})",
+      R"({"stream":"1" "sku":"2"})", R"({"stream" "1"})", R"({,})", R"({"stream":"1"}})",
+      R"({"stream":{}})", R"({"stream":"1","qty":[]})", R"({"stream":"unterminated)",
   };
   for (const auto& body : bodies) {
     SCOPED_TRACE(body);
