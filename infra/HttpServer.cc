@@ -585,7 +585,8 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   c.state = HttpConnection::State::Body;
   c.body_needed = static_cast<std::size_t>(declared);
   c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
-  if (head.expect_continue && c.in.size() < c.body_needed) write(c, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"), After::Nothing);
+  if (head.expect_continue && c.in.size() < c.body_needed)
+    write(c, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"), After::Nothing);
 }
 
 void HttpServer::bodyComplete(HttpConnection& c) {
@@ -699,8 +700,6 @@ void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
   if (answer_buffer_.capacity() > kKeptAnswerBufferBytes) std::string().swap(answer_buffer_);
 }
 
-// Writes at once what the socket takes; the rest goes to uv_write, whose completion carries on
-// with `after`. A write completed at once carries on at once.
 std::optional<std::size_t> HttpServer::tryWrite(HttpConnection& c, std::string_view data) {
   if (c.writes_in_flight > 0) return 0;
   uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned int>(data.size()));
@@ -712,6 +711,8 @@ std::optional<std::size_t> HttpServer::tryWrite(HttpConnection& c, std::string_v
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
+// Writes at once what the socket takes; the rest goes to uv_write, whose completion carries on
+// with `after`. A write completed at once carries on at once.
 void HttpServer::write(HttpConnection& c, std::string data, After after) {
   if (c.state == HttpConnection::State::Closing) return;
   auto done = tryWrite(c, data);
@@ -728,7 +729,8 @@ void HttpServer::write(HttpConnection& c, std::string_view data, After after) {
   auto done = tryWrite(c, data);
   if (!done) return;
   if (*done == data.size()) {
-    writeDone(c, after);  // may answer the next request, reusing the caller's buffer: `data` is not touched after this
+    // This may answer the next request, reusing the caller's buffer: `data` is not read again.
+    writeDone(c, after);
     return;
   }
   queueWrite(c, std::string(data.substr(*done)), after);

@@ -608,8 +608,10 @@ void RedisClient::evalScript(const std::string& name, std::span<const std::strin
   resp.reserve(bytes);
   appendRespCommand(resp, {head, keys, args});
   const auto* script = &*it;  // a std::map node: stays put (scripts are never removed)
-  std::string_view sent = resp;  // the buffer stays where it is when the string moves (heap)
-  commands_.commandResp(sent, [this, script, resp = std::move(resp), cb = std::move(cb)](RedisResult r) mutable {
+  // Reserved past the small-string buffer, so these bytes stay put when `resp` moves.
+  std::string_view sent = resp;
+  auto retry_on_noscript = [this, script, resp = std::move(resp),
+                            cb = std::move(cb)](RedisResult r) mutable {
     if (r && r->isError() && r->str.starts_with("NOSCRIPT")) {
       // The server lost its script cache (restart or SCRIPT FLUSH): load, then retry once. Both
       // go on the same connection, so the load runs first.
@@ -619,7 +621,8 @@ void RedisClient::evalScript(const std::string& name, std::span<const std::strin
       return;
     }
     if (cb) cb(std::move(r));  // fire-and-forget calls pass no callback
-  });
+  };
+  commands_.commandResp(sent, std::move(retry_on_noscript));
 }
 
 void RedisClient::subscribe(const std::string& channel, MessageHandler handler,
