@@ -65,9 +65,9 @@ void GmvService::withStreams(std::vector<StreamInfo> streams, bool one_stream, i
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(streams.size() + 2);
   for (const auto& s : streams) {
-    std::vector<std::string> hmget{"HMGET", keys::minutes(s.id)};
+    std::vector<std::string> hmget{"HMGET", keys::stats(s.id)};
     hmget.reserve(2 + static_cast<std::size_t>(minutes));
-    for (int64_t m = first_minute; m <= last_minute; ++m) hmget.push_back(std::to_string(m));
+    for (int64_t m = first_minute; m <= last_minute; ++m) hmget.push_back(keys::minuteField(m));
     cmds.push_back(std::move(hmget));
   }
   if (one_stream)

@@ -4,7 +4,8 @@
 // counters at read time (no global counter is written by the order script, see Keys.h).
 //
 // Cost of one snapshot: 1 ZRANGE + 2 commands per stream (meta, counters) + 1 HMGET of
-// `minutes` fields per stream + 1 per factory, all pipelined.
+// `minutes` minute fields (m:UNIX_MINUTE of the stats hash) per stream + 1 per factory, all
+// pipelined.
 //
 // Thread: loop thread. Owned by OrdersModule; destroy after the RedisClient is closed.
 #include <cstdint>

@@ -9,6 +9,7 @@
 // Ids are validated before they reach here (see isValidId); a key built from an unchecked id
 // could name another stream's data. Pure; thread-safe.
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -35,10 +36,11 @@ inline std::string product(std::string_view id, std::string_view sku) {
 // HASH o:SEQ -> order record, k:BUYER:IDEMPOTENCY_KEY -> SEQ, b:SKU:BUYER -> units held
 inline std::string orders(std::string_view id) { return streamKey(id, "orders"); }
 // HASH seq (orders ever placed), gmv_cents, units, orders (net of cancelled and expired),
-// swept_seq (the expiry walk has passed every order up to it)
+// swept_seq (the expiry walk has passed every order up to it), viewers, and
+// m:UNIX_MINUTE -> "GMV_CENTS UNITS ORDERS" (net, by the minute the order was placed). The
+// minutes share the hash so that an order reads and writes all its counters in one call each.
 inline std::string stats(std::string_view id) { return streamKey(id, "stats"); }
-// HASH UNIX_MINUTE -> "GMV_CENTS UNITS ORDERS" (net, by the minute the order was placed)
-inline std::string minutes(std::string_view id) { return streamKey(id, "minutes"); }
+inline std::string minuteField(int64_t unix_minute) { return "m:" + std::to_string(unix_minute); }
 // ZSET sku -> GMV cents (the stream's product leaderboard)
 inline std::string leaderboard(std::string_view id) { return streamKey(id, "lb"); }
 // STREAM of state changes (t=placed|paid|cancelled|expired, o=SEQ, ...), MAXLEN ~ bound
@@ -50,13 +52,13 @@ inline std::string likes(std::string_view id) { return streamKey(id, "likes"); }
 // pub/sub channel of the stream's chat room (fanned out by the chat part)
 inline std::string room(std::string_view id) { return streamKey(id, "room"); }
 
-// The place script's keys (meta, product, stock, orders, stats, minutes, lb, events) and
-// the room channel, in that order, as views of one buffer: the order path builds one string,
-// not ten. `buffer` is overwritten and must outlive the views.
-inline std::array<std::string_view, 9> placeKeys(std::string_view id, std::string_view sku,
+// The place script's keys (meta, product, stock, orders, stats, lb, events) and the room
+// channel, in that order, as views of one buffer: the order path builds one string, not nine.
+// `buffer` is overwritten and must outlive the views.
+inline std::array<std::string_view, 8> placeKeys(std::string_view id, std::string_view sku,
                                                   std::string& buffer) {
-  static constexpr std::string_view kParts[] = {"meta", "p:", "stock", "orders", "stats",
-                                                "minutes", "lb", "events", "room"};
+  static constexpr std::string_view kParts[] = {"meta",  "p:", "stock",  "orders",
+                                                "stats", "lb", "events", "room"};
   buffer.clear();
   buffer.reserve(std::size(kParts) * (id.size() + 16) + sku.size());
   std::size_t end[std::size(kParts)];
@@ -65,7 +67,7 @@ inline std::array<std::string_view, 9> placeKeys(std::string_view id, std::strin
     if (i == 1) buffer.append(sku);  // p:SKU
     end[i] = buffer.size();
   }
-  std::array<std::string_view, 9> views;  // taken once the buffer is complete
+  std::array<std::string_view, 8> views;  // taken once the buffer is complete
   for (std::size_t i = 0, start = 0; i < views.size(); start = end[i++])
     views[i] = std::string_view(buffer).substr(start, end[i] - start);
   return views;

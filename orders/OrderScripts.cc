@@ -17,25 +17,25 @@ local function record(o, status, now)
   return status .. '|' .. o.sku .. '|' .. int(o.qty) .. '|' .. int(o.amount) .. '|' ..
          o.buyer .. '|' .. int(o.created) .. '|' .. now
 end
--- KEYS: orders stock stats minutes lb events. Returns the SKU's stock afterwards.
+-- KEYS: orders stock stats lb events. Returns the SKU's stock afterwards.
 local function release(seq, o, status, now, max_events)
   local left = redis.call('HINCRBY', KEYS[2], o.sku, o.qty)
   local held_field = 'b:' .. o.sku .. ':' .. o.buyer
   local held = (tonumber(redis.call('HGET', KEYS[1], held_field)) or 0) - o.qty
   if held < 0 then held = 0 end
   redis.call('HSET', KEYS[1], 'o:' .. seq, record(o, status, now), held_field, int(held))
-  local s = redis.call('HMGET', KEYS[3], 'gmv_cents', 'units', 'orders')
-  redis.call('HSET', KEYS[3], 'gmv_cents', int((tonumber(s[1]) or 0) - o.amount),
-             'units', int((tonumber(s[2]) or 0) - o.qty), 'orders', int((tonumber(s[3]) or 0) - 1))
-  local minute = int(math.floor(o.created / 60000))
-  local m = redis.call('HGET', KEYS[4], minute)
-  if m then
-    local g, u, c = string.match(m, '^(%-?%d+) (%-?%d+) (%-?%d+)$')
-    redis.call('HSET', KEYS[4], minute,
-               int(g - o.amount) .. ' ' .. int(u - o.qty) .. ' ' .. int(c - 1))
+  -- The minute counters sit in the stats hash (m:UNIX_MINUTE): one read and one write for both.
+  local minute = 'm:' .. int(math.floor(o.created / 60000))
+  local s = redis.call('HMGET', KEYS[3], 'gmv_cents', 'units', 'orders', minute)
+  local counters = {'gmv_cents', int((tonumber(s[1]) or 0) - o.amount),
+                    'units', int((tonumber(s[2]) or 0) - o.qty), 'orders', int((tonumber(s[3]) or 0) - 1)}
+  if s[4] then
+    local g, u, c = string.match(s[4], '^(%-?%d+) (%-?%d+) (%-?%d+)$')
+    counters[7], counters[8] = minute, int(g - o.amount) .. ' ' .. int(u - o.qty) .. ' ' .. int(c - 1)
   end
-  redis.call('ZINCRBY', KEYS[5], int(-o.amount), o.sku)
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', max_events, '*', 't', status, 'o', seq,
+  redis.call('HSET', KEYS[3], unpack(counters))
+  redis.call('ZINCRBY', KEYS[4], int(-o.amount), o.sku)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', max_events, '*', 't', status, 'o', seq,
              'sku', o.sku, 'q', int(o.qty), 'a', int(o.amount))
   return left
 end
@@ -72,22 +72,23 @@ local held = tonumber(mine[2]) or 0
 local limit = tonumber(p[2])
 if limit > 0 and held + qty > limit then return {'limit_exceeded', int(limit - held)} end
 local amount = int(tonumber(p[1]) * qty)
-local s = redis.call('HMGET', KEYS[5], 'seq', 'gmv_cents', 'units', 'orders')
+-- The stream's counters and this minute's (field m:UNIX_MINUTE of the same hash): one read and
+-- one write for both.
+local minute = 'm:' .. int(math.floor(tonumber(now) / 60000))
+local s = redis.call('HMGET', KEYS[5], 'seq', 'gmv_cents', 'units', 'orders', minute)
 local seq = int((tonumber(s[1]) or 0) + 1)
+local g, u, c = 0, 0, 0
+if s[5] then g, u, c = string.match(s[5], '^(%-?%d+) (%-?%d+) (%-?%d+)$') end
 redis.call('HINCRBY', KEYS[3], sku, -qty)
 redis.call('HSET', KEYS[4],
            'o:' .. seq, 'created|' .. sku .. '|' .. qty_text .. '|' .. amount .. '|' .. buyer ..
                         '|' .. now .. '|' .. now,
            idem_field, seq, held_field, int(held + qty))
 redis.call('HSET', KEYS[5], 'seq', seq, 'gmv_cents', int((tonumber(s[2]) or 0) + amount),
-           'units', int((tonumber(s[3]) or 0) + qty), 'orders', int((tonumber(s[4]) or 0) + 1))
-local minute = int(math.floor(tonumber(now) / 60000))
-local m = redis.call('HGET', KEYS[6], minute)
-local g, u, c = 0, 0, 0
-if m then g, u, c = string.match(m, '^(%-?%d+) (%-?%d+) (%-?%d+)$') end
-redis.call('HSET', KEYS[6], minute, int(g + amount) .. ' ' .. int(u + qty) .. ' ' .. int(c + 1))
-redis.call('ZINCRBY', KEYS[7], amount, sku)
-redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[8], '*', 't', 'placed', 'o', seq, 'sku', sku,
+           'units', int((tonumber(s[3]) or 0) + qty), 'orders', int((tonumber(s[4]) or 0) + 1),
+           minute, int(g + amount) .. ' ' .. int(u + qty) .. ' ' .. int(c + 1))
+redis.call('ZINCRBY', KEYS[6], amount, sku)
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[8], '*', 't', 'placed', 'o', seq, 'sku', sku,
            'q', qty_text, 'a', amount)
 redis.call('PUBLISH', ARGV[7], '{"type":"order","sku":"' .. sku .. '","title":' .. p[3] ..
            ',"qty":' .. qty_text .. ',"stock":' .. int(stock - qty) .. ',"user":' .. ARGV[6] ..

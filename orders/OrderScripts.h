@@ -16,13 +16,13 @@
 
 namespace bloomcast::orders::scripts {
 
-// place — KEYS: meta product stock orders stats minutes lb events
+// place — KEYS: meta product stock orders stats lb events
 //         ARGV: sku qty buyer idempotency_key now_ms user_json room max_events
 // -> {"created", SEQ, AMOUNT_CENTS} | {"replay", SEQ, AMOUNT_CENTS} |
 //    {"idempotency_key_reused", SEQ} | {"stream_not_found"} | {"stream_ended"} |
 //    {"product_not_found"} | {"sold_out", UNITS_LEFT} | {"limit_exceeded", UNITS_ALLOWED}
-// Writes (6): stock, order record + idempotency entry + buyer's units (one HSET), stream
-// counters (one HSET), minute counters, product leaderboard, event; then
+// Writes (5): stock, order record + idempotency entry + buyer's units (one HSET), the stream's
+// and the minute's counters (one HSET), product leaderboard, event; then
 // PUBLISHes the chat frame {"type":"order",...,"stock":UNITS_LEFT} on the room channel.
 extern const std::string kPlace;
 
@@ -34,7 +34,7 @@ extern const std::string kPlace;
 // released it.
 extern const std::string kPay;
 
-// cancel — KEYS: orders stock stats minutes lb events
+// cancel — KEYS: orders stock stats lb events
 //          ARGV: seq buyer_or_empty now_ms max_events room
 // -> {"cancelled", AMOUNT} (also when already cancelled) | {"order_not_found"} |
 //    {"order_expired", AMOUNT} | {"order_paid", AMOUNT} (a buyer cannot cancel a paid order)

@@ -41,8 +41,7 @@ Error refusal(const std::string& code, const RedisReply& reply) {
 
 // Keys of cancel and expire, in the order the scripts expect.
 std::vector<std::string> releaseKeys(const std::string& s) {
-  return {keys::orders(s),      keys::stock(s),  keys::stats(s), keys::minutes(s),
-          keys::leaderboard(s), keys::events(s)};
+  return {keys::orders(s), keys::stock(s), keys::stats(s), keys::leaderboard(s), keys::events(s)};
 }
 
 }  // namespace
@@ -126,10 +125,10 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
     return std::string_view(numbers[slot], end - numbers[slot]);
   };
   const std::string_view args[] = {q.sku,          number(0, q.qty), q.buyer_id, q.idempotency_key,
-                                   number(1, now_ms), q.buyer_name_json, key_views[8], max_events_};
+                                   number(1, now_ms), q.buyer_name_json, key_views[7], max_events_};
   auto sent = std::chrono::steady_clock::now();
   redis_.evalScript(
-      kPlace, std::span<const std::string_view>(key_views).first(8), args,
+      kPlace, std::span<const std::string_view>(key_views).first(7), args,
       [this, s, sent, cb = std::move(cb)](RedisResult r) {
         place_latency_->observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());

@@ -27,7 +27,7 @@ $R hset 'bc:{s:1}:meta' status live factory_id 1 >/dev/null
 $R hset 'bc:{s:1}:p:TEA' price_cents 1990 limit_per_buyer 0 title_json '"tea"' >/dev/null
 $R hset 'bc:{s:1}:stock' TEA 1000000000000 >/dev/null
 redis-benchmark -s $dir/r.sock -n ${N:-200000} -c ${C:-50} -P ${P:-16} -r 100000000 -q \
-  EVALSHA $sha 8 'bc:{s:1}:meta' 'bc:{s:1}:p:TEA' 'bc:{s:1}:stock' 'bc:{s:1}:orders' 'bc:{s:1}:stats' \
-  'bc:{s:1}:minutes' 'bc:{s:1}:lb' 'bc:{s:1}:events' \
+  EVALSHA $sha 7 'bc:{s:1}:meta' 'bc:{s:1}:p:TEA' 'bc:{s:1}:stock' 'bc:{s:1}:orders' 'bc:{s:1}:stats' \
+  'bc:{s:1}:lb' 'bc:{s:1}:events' \
   TEA 1 0123456789abcdef __rand_int__ 1714564800123 '"b**"' 'bc:{s:1}:room' 1000000
 echo "orders stored: $($R hget 'bc:{s:1}:stats' seq)"

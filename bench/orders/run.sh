@@ -212,7 +212,7 @@ rb_phase() {
   now_ms=$(($(date +%s%N) / 1000000))
   seq0=$(R hget "${p}stats" seq); rcpu0=$(cpu_us "$redis_pid"); rwait0=$(wait_us "$redis_pid"); t0=$(now_us)
   with_client_cpu redis-benchmark -s "$sock" -n "$rb_n" -c "$clients" -P "$pipeline" -r 100000000 --csv \
-    EVALSHA "$sha" 8 "${p}meta" "${p}p:TEA" "${p}stock" "${p}orders" "${p}stats" "${p}minutes" "${p}lb" \
+    EVALSHA "$sha" 7 "${p}meta" "${p}p:TEA" "${p}stock" "${p}orders" "${p}stats" "${p}lb" \
     "${p}events" TEA 1 0123456789abcdef __rand_int__ "$now_ms" '"b**"' "${p}room" 1000000 > "$dir/$label.out"
   rcpu1=$(cpu_us "$redis_pid"); rwait1=$(wait_us "$redis_pid"); t1=$(now_us); seq1=$(R hget "${p}stats" seq)
   cat "$dir/$label.out" >&2

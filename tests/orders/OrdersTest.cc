@@ -259,6 +259,13 @@ TEST_F(Orders, ConcurrentCancelsReturnStockExactlyOnce) {
   ASSERT_EQ(placed.status, 201);
   std::string id = nlohmann::json::parse(placed.body)["order_id"];
   EXPECT_EQ(stockOf(s.id, "CUP"), 6);
+  auto series_gmv = [&] {
+    auto gmv = nlohmann::json::parse(get("/api/gmv?stream=" + s.id + "&minutes=5").body);
+    int64_t sum = 0;
+    for (const auto& m : gmv["series"]) sum += m["gmv_cents"].get<int64_t>();
+    return sum;
+  };
+  EXPECT_EQ(series_gmv(), 4 * 2500) << "the order is in the per-minute series";
 
   std::vector<Request> cancels(40, Request{"POST", "/api/orders/" + id + "/cancel", "", buyer});
   for (auto& r : runConcurrently(base_, cancels, 20)) {
@@ -275,10 +282,7 @@ TEST_F(Orders, ConcurrentCancelsReturnStockExactlyOnce) {
       << "another viewer cannot see the order";
   EXPECT_EQ(call("POST", "/api/orders/9-99/cancel", nullptr, buyer).status, 404);
   EXPECT_EQ(call("POST", "/api/orders/nonsense/cancel", nullptr, buyer).status, 404);
-  auto series = nlohmann::json::parse(get("/api/gmv?stream=" + s.id + "&minutes=5").body)["series"];
-  int64_t sum = 0;
-  for (const auto& m : series) sum += m["gmv_cents"].get<int64_t>();
-  EXPECT_EQ(sum, 0) << "the cancelled order left the per-minute series";
+  EXPECT_EQ(series_gmv(), 0) << "the cancelled order left the per-minute series";
 }
 
 TEST_F(Orders, PayThenOnlyTheSellerCanCancel) {

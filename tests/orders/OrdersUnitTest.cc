@@ -143,16 +143,15 @@ TEST(Keys, ThePlaceKeysAreTheSchemasKeys) {
   auto views = keys::placeKeys("1234", "TEA-1", buffer);
   const std::string expected[] = {keys::meta("1234"),    keys::product("1234", "TEA-1"),
                                   keys::stock("1234"),   keys::orders("1234"),
-                                  keys::stats("1234"),   keys::minutes("1234"),
-                                  keys::leaderboard("1234"), keys::events("1234"),
-                                  keys::room("1234")};
+                                  keys::stats("1234"),   keys::leaderboard("1234"),
+                                  keys::events("1234"),  keys::room("1234")};
   ASSERT_EQ(views.size(), std::size(expected));
   for (std::size_t i = 0; i < views.size(); ++i) EXPECT_EQ(views[i], expected[i]) << i;
 }
 
 TEST(Keys, EveryKeyOfAStreamSharesItsHashTag) {
   for (auto key : {keys::meta("7"), keys::stock("7"), keys::product("7", "A-1"), keys::orders("7"),
-                   keys::stats("7"), keys::minutes("7"), keys::leaderboard("7"),
+                   keys::stats("7"), keys::leaderboard("7"),
                    keys::events("7"), keys::timeline("7"), keys::room("7")})
     EXPECT_TRUE(key.starts_with("bc:{s:7}:")) << key;
   EXPECT_TRUE(keys::isValidId("123"));

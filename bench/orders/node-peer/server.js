@@ -23,7 +23,7 @@ const maxEvents = '1000000';
 const maxAgeS = 30 * 24 * 3600;
 
 const redis = new Redis({ path: process.env.REDIS_SOCKET, enableAutoPipelining: true, lazyConnect: false });
-redis.defineCommand('placeOrder', { numberOfKeys: 8, lua: fs.readFileSync(process.env.PLACE_LUA, 'utf8') });
+redis.defineCommand('placeOrder', { numberOfKeys: 7, lua: fs.readFileSync(process.env.PLACE_LUA, 'utf8') });
 
 // ---- sessions: UID "." b64url(NAME) "." ISSUED_S "." b64url(HMAC(secret, first three)) -----------
 const secret = crypto.createHmac('sha256', adminToken).update('bloomcast/session/v1').digest();
@@ -80,7 +80,7 @@ function placeOrder(req, res, raw) {
   const now = Date.now();
   const masked = JSON.stringify([...session.name][0] + '**');
   redis
-    .placeOrder(`${p}meta`, `${p}p:${sku}`, `${p}stock`, `${p}orders`, `${p}stats`, `${p}minutes`, `${p}lb`,
+    .placeOrder(`${p}meta`, `${p}p:${sku}`, `${p}stock`, `${p}orders`, `${p}stats`, `${p}lb`,
       `${p}events`, sku, String(qty), session.userId, key, String(now), masked, `${p}room`, maxEvents)
     .then((r) => {
       const code = String(r[0]);
