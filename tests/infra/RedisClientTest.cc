@@ -52,6 +52,24 @@ TEST(RedisClient, FormatsCommandsAsRespArraysOfBulkStrings) {
   appendRespCommand(out, {head, keys, args});
   EXPECT_EQ(out, "prefix|*8\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$1\r\nk\r\n"
                  "$4\r\na\r\nb\r\n$0\r\n\r\n$1\r\n" + std::string("\0", 1) + "\r\n$3\r\n茶\r\n");
+
+  // Counts and lengths of several digits (the bytes are counted before they are written).
+  std::vector<std::string_view> many(11, "x");
+  std::string long_arg(1234, 'y');
+  many[3] = std::string_view(long_arg).substr(0, 10);
+  many[7] = long_arg;
+  std::string wide;
+  appendRespCommand(wide, {many});
+  std::string expected = "*11\r\n";
+  for (auto arg : many) expected += "$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n";
+  EXPECT_EQ(wide, expected);
+  EXPECT_EQ(wide.size(), expected.size());
+
+  // A command that outgrows the small-string buffer by less than its size (20 bytes).
+  const std::string get[] = {"GET", "k"};
+  std::string small;
+  appendRespCommand(small, {get});
+  EXPECT_EQ(small, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
 }
 
 TEST(RedisClient, RunsCommandsAndCopiesReplies) {
