@@ -36,9 +36,10 @@ inline std::string product(std::string_view id, std::string_view sku) {
 // HASH o:SEQ -> order record, k:BUYER:IDEMPOTENCY_KEY -> SEQ, b:SKU:BUYER -> units held
 inline std::string orders(std::string_view id) { return streamKey(id, "orders"); }
 // HASH seq (orders ever placed), gmv_cents, units, orders (net of cancelled and expired),
-// swept_seq (the expiry walk has passed every order up to it), viewers, and
-// m:UNIX_MINUTE -> "GMV_CENTS UNITS ORDERS" (net, by the minute the order was placed). The
-// minutes share the hash so that an order reads and writes all its counters in one call each.
+// swept_seq (the expiry walk has passed every order up to it), m:UNIX_MINUTE -> "GMV_CENTS
+// UNITS ORDERS" (net, by the minute the order was placed), and the chat part's pub_ms, likes,
+// viewers. The minutes share the hash so that an order reads and writes all its counters in
+// one call each.
 inline std::string stats(std::string_view id) { return streamKey(id, "stats"); }
 inline std::string minuteField(int64_t unix_minute) { return "m:" + std::to_string(unix_minute); }
 // ZSET sku -> GMV cents (the stream's product leaderboard)

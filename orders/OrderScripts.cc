@@ -28,10 +28,12 @@ local function release(seq, o, status, now, max_events)
   local minute = 'm:' .. int(math.floor(o.created / 60000))
   local s = redis.call('HMGET', KEYS[3], 'gmv_cents', 'units', 'orders', minute)
   local counters = {'gmv_cents', int((tonumber(s[1]) or 0) - o.amount),
-                    'units', int((tonumber(s[2]) or 0) - o.qty), 'orders', int((tonumber(s[3]) or 0) - 1)}
+                    'units', int((tonumber(s[2]) or 0) - o.qty),
+                    'orders', int((tonumber(s[3]) or 0) - 1)}
   if s[4] then
     local g, u, c = string.match(s[4], '^(%-?%d+) (%-?%d+) (%-?%d+)$')
-    counters[7], counters[8] = minute, int(g - o.amount) .. ' ' .. int(u - o.qty) .. ' ' .. int(c - 1)
+    counters[7] = minute
+    counters[8] = int(g - o.amount) .. ' ' .. int(u - o.qty) .. ' ' .. int(c - 1)
   end
   redis.call('HSET', KEYS[3], unpack(counters))
   redis.call('ZINCRBY', KEYS[4], int(-o.amount), o.sku)
