@@ -10,12 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/bloomcast-bench-XXXXXX)
 trap 'redis-cli -s $dir/r.sock shutdown nosave >/dev/null 2>&1 || true; rm -rf $dir' EXIT
 # The script text, straight from orders/OrderScripts.cc.
-python3 - "$here/../../orders/OrderScripts.cc" > $dir/place.lua <<'PY'
-import sys
-s = open(sys.argv[1]).read()
-start = s.index('const std::string kPlace = R"lua(') + len('const std::string kPlace = R"lua(')
-print(s[start:s.index(')lua";', start)], end='')
-PY
+python3 "$here/place_script.py" lua "$here/../../orders/OrderScripts.cc" > $dir/place.lua
 aof=(--appendonly yes --appendfsync $mode)
 [ "$mode" = no ] && aof=(--appendonly no)
 redis-server --port 0 --unixsocket $dir/r.sock --dir $dir --save '' "${aof[@]}" \

@@ -133,12 +133,7 @@ for _ in $(seq 100); do R ping >/dev/null 2>&1 && break; sleep 0.1; done
 R ping >/dev/null
 
 # The place script, straight from orders/OrderScripts.cc (as place_script_aof.sh does).
-python3 - "$root/orders/OrderScripts.cc" > "$dir/place.lua" <<'PY'
-import sys
-s = open(sys.argv[1]).read()
-start = s.index('const std::string kPlace = R"lua(') + len('const std::string kPlace = R"lua(')
-print(s[start:s.index(')lua";', start)], end='')
-PY
+python3 "$here/place_script.py" lua "$root/orders/OrderScripts.cc" > "$dir/place.lua"
 
 # ---- bloomcast, and the catalog every phase uses ------------------------------------------------
 port=$(free_port)

@@ -28,27 +28,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# extract LABEL: writes $dir/LABEL.lua and $dir/LABEL.keys (one key part per line) from the
-# files in $dir/LABEL/.
-extract() {
-  python3 - "$dir/$1" <<'PY'
-import re, sys
-d = sys.argv[1]
-s = open(f"{d}/OrderScripts.cc").read()
-begin = s.index('const std::string kPlace = R"lua(') + len('const std::string kPlace = R"lua(')
-open(f"{d}.lua", "w").write(s[begin:s.index(')lua";', begin)])
-k = open(f"{d}/Keys.h").read()
-parts = re.findall(r'"([^"]*)"', re.search(r'kParts\[\] = \{([^}]*)\}', k).group(1))
-open(f"{d}.keys", "w").write("\n".join(p for p in parts if p != "room") + "\n")
-PY
-}
 mkdir -p "$dir/old" "$dir/new"
 for f in OrderScripts.cc Keys.h; do
   git -C "$root" show "$old_rev:orders/$f" > "$dir/old/$f"
   cp "$root/orders/$f" "$dir/new/$f"
 done
-extract old
-extract new
+for v in old new; do
+  python3 "$here/place_script.py" lua "$dir/$v/OrderScripts.cc" > "$dir/$v.lua"
+  python3 "$here/place_script.py" keys "$dir/$v/Keys.h" > "$dir/$v.keys"
+done
 
 redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" --save '' \
   --appendonly yes --appendfsync everysec --auto-aof-rewrite-percentage 0 \
