@@ -56,11 +56,10 @@ bool isHttpVersion(std::string_view v) {
   return v.size() == 8 && v.starts_with("HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]);
 }
 
-HttpHeadResult invalid(int status, std::string message) {
-  HttpHeadResult r;
+HttpHeadResult::Kind invalid(HttpHeadResult& r, int status, std::string message) {
   r.kind = HttpHeadResult::Kind::Invalid;
   r.error = {status, std::move(message)};
-  return r;
+  return r.kind;
 }
 
 bool parseQuery(std::string_view q, std::map<std::string, std::string>& out) {
@@ -110,6 +109,33 @@ std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space
 }
 
 HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits& limits) {
+  HttpHeadResult result;
+  parseRequestHead(buffered, limits, result);
+  return result;
+}
+
+HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadLimits& limits,
+                                      HttpHeadResult& result) {
+  // Every field back to a fresh result's, the strings emptied but keeping their storage.
+  result.kind = HttpHeadResult::Kind::Incomplete;
+  result.consumed = 0;
+  HttpRequestHead& h = result.head;
+  h.method.clear();
+  h.path.clear();
+  h.query.clear();
+  h.minor_version = 1;
+  h.keep_alive = true;
+  h.content_length.reset();
+  h.transfer_encoding = false;
+  h.expect_continue = false;
+  h.upgrade_websocket = false;
+  h.authorization.clear();
+  h.content_type.clear();
+  result.error = {};
+  auto refuse = [&result](int status, std::string message) {
+    return invalid(result, status, std::move(message));
+  };
+
   auto end = buffered.find("\r\n\r\n");
   if (end == std::string_view::npos) {
     // Refuse early what can never become a valid head: too long, or a stray LF already seen
@@ -117,47 +143,45 @@ HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits&
     std::string_view seen = buffered.substr(0, std::min(buffered.size(), limits.max_head_bytes + 1));
     for (std::size_t i = 0; i < seen.size(); ++i)
       if (seen[i] == '\n' && (i == 0 || seen[i - 1] != '\r'))
-        return invalid(400, "request lines must end in CRLF");
+        return refuse(400, "request lines must end in CRLF");
     if (buffered.size() > limits.max_head_bytes)
-      return invalid(431, "request head over " + std::to_string(limits.max_head_bytes) + " bytes");
-    return {};
+      return refuse(431, "request head over " + std::to_string(limits.max_head_bytes) + " bytes");
+    return result.kind;
   }
   if (end + 4 > limits.max_head_bytes)
-    return invalid(431, "request head over " + std::to_string(limits.max_head_bytes) + " bytes");
+    return refuse(431, "request head over " + std::to_string(limits.max_head_bytes) + " bytes");
   std::string_view head = buffered.substr(0, end + 2);  // every line with its CRLF
 
-  HttpHeadResult result;
   result.kind = HttpHeadResult::Kind::Complete;
   result.consumed = end + 4;
-  HttpRequestHead& h = result.head;
 
   // Request line: METHOD SP target SP HTTP/1.x
   auto eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
-  if (hasCrOrLf(line)) return invalid(400, "bare CR or LF");
+  if (hasCrOrLf(line)) return refuse(400, "bare CR or LF");
   auto sp1 = line.find(' ');
   auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 == 0 || sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
-    return invalid(400, "malformed request line");
+    return refuse(400, "malformed request line");
   std::string_view method = line.substr(0, sp1);
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
-  if (!std::all_of(method.begin(), method.end(), isTokenChar)) return invalid(400, "malformed method");
+  if (!std::all_of(method.begin(), method.end(), isTokenChar)) return refuse(400, "malformed method");
   if (version == "HTTP/1.1") h.minor_version = 1;
   else if (version == "HTTP/1.0") h.minor_version = 0;
-  else if (isHttpVersion(version)) return invalid(505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
-  else return invalid(400, "malformed request line");
-  if (target.empty() || target.front() != '/') return invalid(400, "the target must be an absolute path");
+  else if (isHttpVersion(version)) return refuse(505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+  else return refuse(400, "malformed request line");
+  if (target.empty() || target.front() != '/') return refuse(400, "the target must be an absolute path");
   for (char c : target)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return invalid(400, "control character in the target");
-  if (target.find('#') != std::string_view::npos) return invalid(400, "fragment in the target");
-  h.method = std::string(method);
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return refuse(400, "control character in the target");
+  if (target.find('#') != std::string_view::npos) return refuse(400, "fragment in the target");
+  h.method.assign(method);
   auto qmark = target.find('?');
   auto path = percentDecode(target.substr(0, qmark), false);
-  if (!path) return invalid(400, "malformed escape in the path");
+  if (!path) return refuse(400, "malformed escape in the path");
   h.path = std::move(*path);
   if (qmark != std::string_view::npos && !parseQuery(target.substr(qmark + 1), h.query))
-    return invalid(400, "malformed escape in the query");
+    return refuse(400, "malformed escape in the query");
 
   // Header fields.
   bool connection_close = false, connection_keep_alive = false, connection_upgrade = false;
@@ -168,25 +192,25 @@ HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits&
     auto next = head.find("\r\n", pos);
     std::string_view field = head.substr(pos, next - pos);
     pos = next + 2;
-    if (hasCrOrLf(field)) return invalid(400, "bare CR or LF");
-    if (field.empty()) return invalid(400, "empty header line");
-    if (field.front() == ' ' || field.front() == '\t') return invalid(400, "folded header lines are not accepted");
+    if (hasCrOrLf(field)) return refuse(400, "bare CR or LF");
+    if (field.empty()) return refuse(400, "empty header line");
+    if (field.front() == ' ' || field.front() == '\t') return refuse(400, "folded header lines are not accepted");
     if (++fields > limits.max_fields)
-      return invalid(431, "more than " + std::to_string(limits.max_fields) + " header fields");
+      return refuse(431, "more than " + std::to_string(limits.max_fields) + " header fields");
     auto colon = field.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return invalid(400, "malformed header field");
+    if (colon == 0 || colon == std::string_view::npos) return refuse(400, "malformed header field");
     std::string_view name = field.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), isTokenChar)) return invalid(400, "malformed header name");
+    if (!std::all_of(name.begin(), name.end(), isTokenChar)) return refuse(400, "malformed header name");
     std::string_view value = trim(field.substr(colon + 1));
     for (char c : value)
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
-        return invalid(400, "control character in a header value");
+        return refuse(400, "control character in a header value");
 
     if (equalsIgnoreCase(name, "content-length")) {
-      if (h.content_length) return invalid(400, "Content-Length given more than once");
+      if (h.content_length) return refuse(400, "Content-Length given more than once");
       if (value.empty() || value.size() > 18 ||
           !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return invalid(400, "malformed Content-Length");
+        return refuse(400, "malformed Content-Length");
       uint64_t n = 0;
       for (char c : value) n = n * 10 + static_cast<uint64_t>(c - '0');
       h.content_length = n;
@@ -201,14 +225,14 @@ HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits&
     } else if (equalsIgnoreCase(name, "expect")) {
       h.expect_continue |= equalsIgnoreCase(value, "100-continue");
     } else if (equalsIgnoreCase(name, "authorization")) {
-      h.authorization = std::string(value);
+      h.authorization.assign(value);
     } else if (equalsIgnoreCase(name, "content-type")) {
-      h.content_type = std::string(value);
+      h.content_type.assign(value);
     }
   }
   h.keep_alive = h.minor_version == 1 ? !connection_close : connection_keep_alive && !connection_close;
   h.upgrade_websocket = upgrade_websocket && connection_upgrade;
-  return result;
+  return result.kind;
 }
 
 }  // namespace bloomcast

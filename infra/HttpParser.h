@@ -60,6 +60,10 @@ struct HttpHeadResult {
 // Parses the head at the start of `buffered`. Incomplete: more bytes may complete it (and
 // `buffered` is still within the limits).
 HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits& limits = {});
+// The same into `result`, whatever it held before (its strings keep their storage, so a server
+// parsing every request into one result allocates nothing for a head's fields); returns its kind.
+HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadLimits& limits,
+                                      HttpHeadResult& result);
 
 // Percent-decodes `in` ("%41" -> "A"; with plus_is_space, "+" -> " "). Nothing on a malformed
 // escape or a decoded NUL.

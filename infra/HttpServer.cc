@@ -36,6 +36,9 @@ struct HttpConnection {
   std::string in;  // read, not yet parsed
   State state = State::Head;
   std::shared_ptr<HttpExchange> exchange;
+  // The previous exchange, taken for the next request once nothing else holds it: its strings
+  // keep their storage, so a keep-alive connection's requests allocate none of their own.
+  std::shared_ptr<HttpExchange> spare;
   std::size_t body_needed = 0;
   bool requested = false;     // a request head has arrived (awaitingFirstRequest)
   bool head_started = false;  // bytes of the next head have arrived (its timeout runs)
@@ -60,6 +63,19 @@ struct HttpExchange {
   bool close_after = false;  // the request was refused or its body not read: no reuse
   bool producer_asked = false;
   std::chrono::steady_clock::time_point started;
+
+  // Back to a fresh exchange's state for the next request; strings are emptied, not freed.
+  // startRequest sets the rest (server, conn, started, the request's head fields).
+  void reuse() {
+    request.query.clear();
+    request.params.clear();
+    request.body.clear();
+    response.reset();
+    keep_alive = true;
+    http10 = false;
+    close_after = false;
+    producer_asked = false;
+  }
 };
 
 struct HttpServer::WriteReq {
@@ -74,6 +90,7 @@ constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::size_t kMaxPipelinedBytes = 64 * 1024;  // buffered behind a request in progress
 constexpr std::size_t kFileSliceBytes = 64 * 1024;
 constexpr std::size_t kKeptAnswerBufferBytes = 64 * 1024;
+constexpr std::size_t kKeptRequestBodyBytes = 2 * 1024;  // the most a spare exchange's body keeps
 constexpr auto kDrainTime = std::chrono::seconds(2);
 constexpr std::size_t kWsMaxSendBytes = 256 * 1024;  // larger than any frame we send
 
@@ -501,9 +518,9 @@ void HttpServer::process(HttpConnection& c) {
   for (;;) {
     if (c.state == HttpConnection::State::Head) {
       if (c.in.empty()) break;
-      HttpHeadResult parsed = parseRequestHead(c.in, head_limits_);
-      if (parsed.kind == HttpHeadResult::Kind::Incomplete) break;
-      startRequest(c, parsed);
+      // startRequest copies what it needs out of head_ before the request reaches a handler.
+      if (parseRequestHead(c.in, head_limits_, head_) == HttpHeadResult::Kind::Incomplete) break;
+      startRequest(c, head_);
       continue;
     }
     if (c.state == HttpConnection::State::Body) {
@@ -517,7 +534,9 @@ void HttpServer::process(HttpConnection& c) {
 }
 
 void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
-  auto ex = std::make_shared<HttpExchange>();
+  std::shared_ptr<HttpExchange> ex = std::move(c.spare);
+  if (ex && ex.use_count() == 1) ex->reuse();
+  else ex = std::make_shared<HttpExchange>();
   ex->server = this;
   ex->conn = &c;
   ex->started = std::chrono::steady_clock::now();
@@ -538,11 +557,12 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   HttpRequestHead& head = parsed.head;
   std::size_t head_bytes = parsed.consumed;
   auto& req = ex->request;
-  req.method = std::move(head.method);
-  req.path = std::move(head.path);
+  // Copied, not moved: the strings on both sides keep their storage for the next request.
+  req.method = head.method;
+  req.path = head.path;
   req.query = std::move(head.query);
-  req.authorization = std::move(head.authorization);
-  req.content_type = std::move(head.content_type);
+  req.authorization = head.authorization;
+  req.content_type = head.content_type;
   req.remote_ip = c.ip;
   ex->keep_alive = head.keep_alive;
   ex->http10 = head.minor_version == 0;
@@ -843,6 +863,7 @@ void HttpServer::finishExchange(HttpConnection& c) {
     endConnection(c);
     return;
   }
+  if (ex && ex->request.body.capacity() <= kKeptRequestBodyBytes) c.spare = std::move(ex);
   c.state = HttpConnection::State::Head;
   c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.keepalive_timeout_s);
   startReading(c);

@@ -54,6 +54,8 @@
 
 namespace bloomcast {
 
+// HttpServer reuses a connection's HttpRequest for its next request: a field added here is
+// reset in HttpExchange::reuse() (HttpServer.cc) unless startRequest sets it every time.
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // decoded, without the query
@@ -192,6 +194,7 @@ class HttpServer {
   MetricsRegistry& metrics_;
   HttpServerOptions options_;
   HttpHeadLimits head_limits_;
+  HttpHeadResult head_;  // every request head is parsed into this one (no allocation per head)
   std::string answer_buffer_;  // respond() formats each answer here
   Router<HttpHandler> router_;
   WebSocketHub websockets_;

@@ -173,9 +173,27 @@ struct Slot {
   ReplyRoot* root;  // null below the root
 };
 
+// Roots of replies already handled, for the next replies: a reply's root is freed right after
+// its callback, so a few serve a whole burst of replies without an allocation each. Their
+// values were moved out to the callbacks; newRoot resets them.
+constexpr std::size_t kSpareRoots = 64;
+thread_local std::vector<std::unique_ptr<ReplyRoot>> spare_roots;
+
+ReplyRoot* newRoot() {
+  if (spare_roots.empty()) return new ReplyRoot;
+  ReplyRoot* root = spare_roots.back().release();
+  spare_roots.pop_back();
+  root->header = {};
+  root->value.type = RedisReply::Type::Nil;
+  root->value.str.clear();
+  root->value.integer = 0;
+  root->value.elements.clear();
+  return root;
+}
+
 Slot slotFor(const redisReadTask* task, int hiredis_type) {
   if (!task->parent) {
-    auto* root = new ReplyRoot;
+    auto* root = newRoot();
     root->header.type = hiredis_type;
     return {root->value, root, root};
   }
@@ -220,7 +238,10 @@ void* createNil(const redisReadTask* task) {
 }
 
 // Called for roots only: the reply after its callback, or a half-built one on a protocol error.
-void freeReply(void* reply) { delete static_cast<ReplyRoot*>(reply); }
+void freeReply(void* reply) {
+  std::unique_ptr<ReplyRoot> root(static_cast<ReplyRoot*>(reply));
+  if (spare_roots.size() < kSpareRoots) spare_roots.push_back(std::move(root));
+}
 
 redisReplyObjectFunctions kReplyFunctions = {createString, createArray, createInteger, createNil,
                                              freeReply};
@@ -392,6 +413,18 @@ void RedisConnection::failAll(const std::string& why) {
   }
 }
 
+namespace {
+bool isNoScript(void* reply, bool own_replies) {
+  constexpr std::string_view kNoScript = "NOSCRIPT";
+  if (own_replies) {
+    const RedisReply& r = static_cast<ReplyRoot*>(reply)->value;
+    return r.isError() && r.str.starts_with(kNoScript);
+  }
+  const auto* r = static_cast<const redisReply*>(reply);
+  return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with(kNoScript);
+}
+}  // namespace
+
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata) {
   auto* self = static_cast<RedisConnection*>(ac->data);
   if (reply) self->last_reply_ms_ = uv_hrtime() / 1000000;
@@ -404,7 +437,19 @@ void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata
   p.answered = true;
   --self->unanswered_;
   RedisCallback cb = std::move(p.cb);
+  std::string resp = std::move(p.resp);
+  const std::string* script_name = p.script_name;
+  const std::string* script_source = p.script_source;
   while (!pending.empty() && pending.front().answered) pending.pop_front();
+  if (script_source && reply && isNoScript(reply, self->own_replies_)) {
+    // Load, then send the call again, once. Both go on this connection, so the load runs first.
+    spdlog::info("redis: script {} missing on server, reloading", *script_name);
+    self->command({"SCRIPT", "LOAD", *script_source}, {});
+    self->commandResp(resp, std::move(cb));
+    self->giveBack(std::move(resp));
+    return;
+  }
+  self->giveBack(std::move(resp));
   if (!cb) return;
   if (!reply) cb(std::unexpected(unavailable("connection lost")));
   else if (self->own_replies_) cb(std::move(static_cast<ReplyRoot*>(reply)->value));
@@ -479,26 +524,65 @@ void RedisConnection::command(const std::vector<std::string>& args, RedisCallbac
 }
 
 void RedisConnection::commandResp(std::string_view resp, RedisCallback cb, uint64_t timeout_ms) {
+  send(resp, cb, timeout_ms);
+}
+
+void RedisConnection::scriptCommand(std::string resp, const std::string& name,
+                                    const std::string& source, RedisCallback cb) {
+  Pending* p = send(resp, cb, 0);  // hiredis has copied the bytes: `resp` may move now
+  if (!p) {
+    giveBack(std::move(resp));
+    return;
+  }
+  p->resp = std::move(resp);
+  p->script_name = &name;
+  p->script_source = &source;
+}
+
+RedisConnection::Pending* RedisConnection::send(std::string_view resp, RedisCallback& cb,
+                                                uint64_t timeout_ms) {
   loop_.assertInLoopThread();
   if (!connected_ || !ctx_) {
     if (cb) cb(std::unexpected(unavailable("not connected to " + address_.describe())));
-    return;
+    return nullptr;
   }
   if (unanswered_ >= options_.max_pending) {
     if (cb) cb(std::unexpected(unavailable("too many commands in flight")));
-    return;
+    return nullptr;
   }
   uint64_t id = next_id_;
   if (redisAsyncFormattedCommand(ctx_, &RedisConnection::onReply, reinterpret_cast<void*>(uintptr_t(id)),
                                  resp.data(), resp.size()) != REDIS_OK) {
     if (cb) cb(std::unexpected(unavailable("cannot send command")));
-    return;
+    return nullptr;
   }
   ++next_id_;
-  pending_.push_back(Pending{id, uv_hrtime() / 1000000,
-                             timeout_ms ? timeout_ms : options_.command_timeout_ms, std::move(cb)});
+  Pending& p = pending_.emplace_back();
+  p.id = id;
+  p.sent_ms = uv_hrtime() / 1000000;
+  p.timeout_ms = timeout_ms ? timeout_ms : options_.command_timeout_ms;
+  p.cb = std::move(cb);
   ++unanswered_;
   if (!timeout_timer_.active()) timeout_timer_.start(20, 20, [this] { checkTimeouts(); });
+  return &p;
+}
+
+namespace {
+constexpr std::size_t kSpareBuffers = 64;
+constexpr std::size_t kSpareBufferBytes = 4096;  // a larger one is freed, not kept
+}  // namespace
+
+std::string RedisConnection::scriptBuffer() {
+  if (spare_buffers_.empty()) return {};
+  std::string buffer = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  return buffer;
+}
+
+void RedisConnection::giveBack(std::string buffer) {
+  if (buffer.capacity() > kSpareBufferBytes || spare_buffers_.size() >= kSpareBuffers) return;
+  buffer.clear();
+  spare_buffers_.push_back(std::move(buffer));
 }
 
 bool RedisConnection::pushCommand(const std::vector<std::string>& args) {
@@ -622,30 +706,14 @@ void RedisClient::evalScript(const std::string& name, std::span<const std::strin
   char numkeys[24];
   auto numkeys_end = std::to_chars(numkeys, numkeys + sizeof numkeys, keys.size()).ptr;
   const std::string_view head[] = {"EVALSHA", it->second.sha1, {numkeys, numkeys_end}};
-  // Formatted once, kept for the retry below (inside the callback: one allocation, not a
-  // shared_ptr's two).
-  std::string resp;
+  std::string resp = commands_.scriptBuffer();
   std::size_t bytes = 96;
   for (auto part : {keys, args})
     for (auto arg : part) bytes += arg.size() + 16;
   resp.reserve(bytes);
   appendRespCommand(resp, {head, keys, args});
-  const auto* script = &*it;  // a std::map node: stays put (scripts are never removed)
-  // Reserved past the small-string buffer, so these bytes stay put when `resp` moves.
-  std::string_view sent = resp;
-  auto retry_on_noscript = [this, script, resp = std::move(resp),
-                            cb = std::move(cb)](RedisResult r) mutable {
-    if (r && r->isError() && r->str.starts_with("NOSCRIPT")) {
-      // The server lost its script cache (restart or SCRIPT FLUSH): load, then retry once. Both
-      // go on the same connection, so the load runs first.
-      spdlog::info("redis: script {} missing on server, reloading", script->first);
-      commands_.command({"SCRIPT", "LOAD", script->second.source}, {});
-      commands_.commandResp(resp, std::move(cb));
-      return;
-    }
-    if (cb) cb(std::move(r));  // fire-and-forget calls pass no callback
-  };
-  commands_.commandResp(sent, std::move(retry_on_noscript));
+  // scripts_ is a std::map whose entries are never removed: the name and source stay put.
+  commands_.scriptCommand(std::move(resp), it->first, it->second.source, std::move(cb));
 }
 
 void RedisClient::subscribe(const std::string& channel, MessageHandler handler,

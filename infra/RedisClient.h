@@ -95,6 +95,16 @@ class RedisConnection {
   // into one buffer instead of through hiredis's argv formatting.
   void commandResp(std::string_view resp, RedisCallback cb, uint64_t timeout_ms = 0);
 
+  // A script call: `resp` is its EVALSHA in RESP, formatted into scriptBuffer(). On a NOSCRIPT
+  // error reply (the server lost its script cache: a restart, SCRIPT FLUSH) the script's source
+  // is loaded and the call sent once more, and `cb` gets that second reply. The name and source
+  // must outlive the call (RedisClient's scripts are never removed).
+  void scriptCommand(std::string resp, const std::string& name, const std::string& source,
+                     RedisCallback cb);
+  // An empty buffer to format a script call into: one that an answered call gave back, so the
+  // calls of a flash sale allocate none.
+  std::string scriptBuffer();
+
   // Subscriber mode: SUBSCRIBE/UNSUBSCRIBE whose replies (and later messages) go to on_push.
   bool pushCommand(const std::vector<std::string>& args);
 
@@ -110,12 +120,19 @@ class RedisConnection {
   // with consecutive ids (next_id_ advances only for a command hiredis took), and a reply finds
   // its entry by subtraction — no map node per command.
   struct Pending {
-    uint64_t id;
-    uint64_t sent_ms;
-    uint64_t timeout_ms;
+    uint64_t id = 0;
+    uint64_t sent_ms = 0;
+    uint64_t timeout_ms = 0;
     RedisCallback cb;
     bool answered = false;  // answered out of order (Redis does not): popped with those before it
+    // A script call (scriptCommand): its RESP, kept for a NOSCRIPT retry, and its script.
+    std::string resp;
+    const std::string* script_name = nullptr;
+    const std::string* script_source = nullptr;
   };
+  // Sends `resp` and queues its entry, or fails `cb` at once (and returns null).
+  Pending* send(std::string_view resp, RedisCallback& cb, uint64_t timeout_ms);
+  void giveBack(std::string buffer);
   static void onConnect(const redisAsyncContext* ac, int status);
   static void onDisconnect(const redisAsyncContext* ac, int status);
   static void onReply(redisAsyncContext* ac, void* reply, void* privdata);
@@ -138,6 +155,7 @@ class RedisConnection {
   uint64_t reconnects_ = 0;
   uint64_t next_id_ = 1;
   std::deque<Pending> pending_;
+  std::vector<std::string> spare_buffers_;  // scriptBuffer()'s
   std::size_t unanswered_ = 0;     // entries of pending_ not answered
   bool own_replies_ = false;       // the reader builds RedisReply (kReplyFunctions); not for on_push
   uint64_t last_reply_ms_ = 0;     // loop time of the latest reply: the link makes progress

@@ -38,8 +38,10 @@ class Router {
   }
 
   Result match(std::string_view method, std::string_view path) const {
-    std::vector<std::string_view> segments;  // views of `path`: one allocation per request
-    segments.reserve(8);
+    // Views of `path`, in one vector per thread that keeps its storage: no allocation per
+    // request. Nothing below calls back into a router, so one vector serves every match.
+    thread_local std::vector<std::string_view> segments;
+    segments.clear();
     split(path, segments);
     // Only the routes of this method are matched against the path; the others only when none
     // matches, for the Allow header.

@@ -126,6 +126,7 @@ class OrderService {
   RedisClient& redis_;
   OrderServiceOptions options_;
   std::string max_events_;
+  std::string key_text_;  // place(): the keys of the call being formatted
   Timer expiry_timer_;
   bool expiry_running_ = false;
   std::shared_ptr<Histogram> place_latency_;

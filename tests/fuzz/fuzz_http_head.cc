@@ -6,7 +6,8 @@
 //     its strict prefixes are Incomplete and the head alone parses to the same result
 //   - Invalid: status 400, 431 or 505 with a message
 //   - Incomplete: no CRLFCRLF yet and no more than max_head_bytes
-//   - the same input parses to the same result twice
+//   - the same input parses to the same result twice, and the same into a result that held
+//     another head
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -80,9 +81,20 @@ void checkComplete(std::string_view input, const HttpHeadResult& r, const HttpHe
   check(parseRequestHead(head.substr(0, r.consumed - 1), limits).kind == Kind::Incomplete);
 }
 
+// A head that sets every field away from its default.
+constexpr std::string_view kEveryField =
+    "POST /a%20b?x=1&y=2 HTTP/1.0\r\nAuthorization: Bearer t\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 5\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
+    "Connection: keep-alive, upgrade\r\nUpgrade: websocket\r\n\r\n";
+
 void checkParse(std::string_view input, const HttpHeadLimits& limits) {
   auto r = parseRequestHead(input, limits);
   check(sameResult(r, parseRequestHead(input, limits)));
+  // Parsed into a result that held another head, as the server parses every head into one:
+  // nothing of the other head is left.
+  HttpHeadResult reused;
+  check(parseRequestHead(kEveryField, HttpHeadLimits{}, reused) == Kind::Complete);
+  check(parseRequestHead(input, limits, reused) == r.kind && sameResult(r, reused));
   switch (r.kind) {
     case Kind::Complete:
       checkComplete(input, r, limits);

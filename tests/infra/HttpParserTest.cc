@@ -60,6 +60,41 @@ TEST(HttpParser, SimpleGetWithQuery) {
   EXPECT_EQ(r.head.content_type, "");
 }
 
+// The server parses every head into one result; a head parsed into it keeps nothing of the
+// previous one.
+TEST(HttpParser, ParsingIntoAUsedResultLeavesNothingOfTheLastHead) {
+  HttpHeadResult r;
+  std::string every = "POST /a%20b?x=1 HTTP/1.0\r\nAuthorization: Bearer t\r\n"
+                      "Content-Type: text/plain\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+                      "Expect: 100-continue\r\nConnection: keep-alive, upgrade\r\n"
+                      "Upgrade: websocket\r\n\r\n";
+  ASSERT_EQ(parseRequestHead(every, {}, r), Kind::Complete);
+  ASSERT_EQ(r.head.authorization, "Bearer t");
+  ASSERT_TRUE(r.head.upgrade_websocket);
+
+  std::string plain = get("/b");
+  ASSERT_EQ(parseRequestHead(plain, {}, r), Kind::Complete);
+  EXPECT_EQ(r.consumed, plain.size());
+  EXPECT_EQ(r.head.method, "GET");
+  EXPECT_EQ(r.head.path, "/b");
+  EXPECT_TRUE(r.head.query.empty());
+  EXPECT_EQ(r.head.minor_version, 1);
+  EXPECT_TRUE(r.head.keep_alive);
+  EXPECT_FALSE(r.head.content_length);
+  EXPECT_FALSE(r.head.transfer_encoding);
+  EXPECT_FALSE(r.head.expect_continue);
+  EXPECT_FALSE(r.head.upgrade_websocket);
+  EXPECT_EQ(r.head.authorization, "");
+  EXPECT_EQ(r.head.content_type, "");
+
+  // A refusal, then an incomplete head: each says only what it is.
+  ASSERT_EQ(parseRequestHead("GET / HTTP/2.0\r\n\r\n", {}, r), Kind::Invalid);
+  EXPECT_EQ(r.error.status, 505);
+  ASSERT_EQ(parseRequestHead("GET / HT", {}, r), Kind::Incomplete);
+  EXPECT_EQ(r.kind, Kind::Incomplete);
+  EXPECT_EQ(r.error.message, "");
+}
+
 TEST(HttpParser, PlusIsASpaceOnlyInTheQuery) {
   auto h = headOf(get("/a+b?k+1=v+2"));
   EXPECT_EQ(h.path, "/a+b");

@@ -42,6 +42,20 @@ class HttpServerTest : public ::testing::Test {
       server_->route("POST", "/api/echo", [](HttpRequest& req, HttpResponder r) {
         r.send(HttpResponse::json(201, {{"body", req.body}, {"auth", req.bearerToken()}}));
       });
+      // Everything a handler sees of its request.
+      auto inspect = [](HttpRequest& req, HttpResponder r) {
+        r.send(HttpResponse::json(200, {{"method", req.method}, {"path", req.path},
+                                        {"params", req.params}, {"query", req.query},
+                                        {"body", req.body}, {"auth", req.authorization},
+                                        {"type", req.content_type}}));
+      };
+      server_->route("GET", "/api/inspect/:id", inspect);
+      server_->route("POST", "/api/inspect/:id", inspect);
+      // Held until the test answers: the handler's responder stays in held_.
+      server_->route("GET", "/held", [this](HttpRequest&, HttpResponder r) {
+        held_.push_back(r);
+        ++held_count_;
+      });
       server_->route("GET", "/big", [](HttpRequest&, HttpResponder r) {
         r.send(HttpResponse::text(200, std::string(1 << 20, 'b')));
       });
@@ -72,6 +86,7 @@ class HttpServerTest : public ::testing::Test {
   void TearDown() override {
     lt_.sync([&] {
       deferred_.clear();
+      held_.clear();
       server_.reset();
     });
   }
@@ -81,6 +96,8 @@ class HttpServerTest : public ::testing::Test {
   MetricsRegistry metrics_;
   std::unique_ptr<HttpServer> server_;
   std::vector<HttpResponder> deferred_;
+  std::vector<HttpResponder> held_;
+  std::atomic<int> held_count_{0};
   std::promise<void> later_arrived_;
   std::string base_;
   std::atomic<int> pieces_asked_{0};
@@ -281,6 +298,65 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
   EXPECT_EQ(answers[1].first, 202);
   EXPECT_EQ(nlohmann::json::parse(answers[2].second)["id"], "c");
   EXPECT_FALSE(s.closedByPeer());
+}
+
+// A keep-alive connection's requests share what the server keeps for them (HttpExchange is
+// reused once nothing holds it); each request still sees only its own head and body.
+TEST_F(HttpServerTest, EachRequestOnAKeptAliveConnectionSeesOnlyItsOwn) {
+  test::RawSocket s(server_->port());
+  ASSERT_TRUE(s.connected());
+  auto answers = [&s](std::size_t n) {
+    EXPECT_TRUE(s.readUntil([n](const std::string& r) { return responsesIn(r).size() >= n; },
+                            std::chrono::seconds(5)));
+    auto all = responsesIn(s.received());
+    return all.size() >= n ? nlohmann::json::parse(all[n - 1].second) : nlohmann::json();
+  };
+  s.send("POST /api/inspect/a?x=1&y=2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0k\r\n"
+         "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc");
+  auto first = answers(1);
+  EXPECT_EQ(first["method"], "POST");
+  EXPECT_EQ(first["params"]["id"], "a");
+  EXPECT_EQ(first["query"].size(), 2u);
+  EXPECT_EQ(first["body"], "abc");
+  EXPECT_EQ(first["auth"], "Bearer t0k");
+  EXPECT_EQ(first["type"], "text/plain");
+
+  s.send("GET /api/inspect/b HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto second = answers(2);
+  EXPECT_EQ(second["method"], "GET");
+  EXPECT_EQ(second["path"], "/api/inspect/b");
+  EXPECT_EQ(second["params"], nlohmann::json({{"id", "b"}}));
+  EXPECT_TRUE(second["query"].empty());
+  EXPECT_EQ(second["body"], "");
+  EXPECT_EQ(second["auth"], "");
+  EXPECT_EQ(second["type"], "");
+}
+
+// A handler may keep its responder after answering. The next request on the connection is
+// then not given that exchange, so the old responder can neither answer it nor see it.
+TEST_F(HttpServerTest, AResponderKeptAfterItsAnswerCannotAnswerTheNextRequest) {
+  test::RawSocket s(server_->port());
+  ASSERT_TRUE(s.connected());
+  s.send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(test::waitUntil([&] { return held_count_ == 1; }));
+  lt_.sync([&] { held_[0].send(HttpResponse::json(200, {{"n", 1}})); });
+  ASSERT_TRUE(s.readUntil([](const std::string& r) { return responsesIn(r).size() >= 1; },
+                          std::chrono::seconds(5)));
+
+  s.send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(test::waitUntil([&] { return held_count_ == 2; }));
+  lt_.sync([&] {
+    EXPECT_FALSE(held_[0].pending());
+    EXPECT_TRUE(held_[1].pending());
+    held_[0].send(HttpResponse::json(500, {{"n", "stale"}}));  // does nothing
+    held_[1].send(HttpResponse::json(200, {{"n", 2}}));
+  });
+  ASSERT_TRUE(s.readUntil([](const std::string& r) { return responsesIn(r).size() >= 2; },
+                          std::chrono::seconds(5)));
+  auto all = responsesIn(s.received());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].first, 200);
+  EXPECT_EQ(nlohmann::json::parse(all[1].second)["n"], 2);
 }
 
 TEST_F(HttpServerTest, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
