@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -23,14 +25,15 @@ std::string hex(const unsigned char* p, std::size_t n) {
   return out;
 }
 
-int b64Value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+// The value of each base64url character, -1 for any other byte.
+constexpr std::array<int8_t, 256> kB64Values = [] {
+  std::array<int8_t, 256> values{};
+  values.fill(-1);
+  for (int i = 0; i < 64; ++i) values[static_cast<unsigned char>(kB64[i])] = static_cast<int8_t>(i);
+  return values;
+}();
+
+int b64Value(unsigned char c) { return kB64Values[c]; }
 
 }  // namespace
 
@@ -53,28 +56,34 @@ bool constantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// Both write in place into storage sized once (resize_and_overwrite): appending a character at
+// a time was most of a session check's own cost. The callbacks return the size themselves (see
+// appendResp in RedisClient.cc for why the size libstdc++ 12 passes is not used).
 void base64UrlEncode(std::string_view bytes, std::string& out) {
-  out.reserve(out.size() + (bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  std::size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t v = at(i) << 16;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-  } else if (rest == 2) {
-    uint32_t v = (at(i) << 16) | (at(i + 1) << 8);
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-  }
+  std::size_t start = out.size();
+  std::size_t length = (bytes.size() * 4 + 2) / 3;  // no padding
+  out.resize_and_overwrite(start + length, [&](char* data, std::size_t) {
+    char* p = data + start;
+    auto at = [&](std::size_t k) {
+      return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k]));
+    };
+    std::size_t i = 0;
+    for (; i + 3 <= bytes.size(); i += 3) {
+      uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+      *p++ = kB64[(v >> 18) & 63];
+      *p++ = kB64[(v >> 12) & 63];
+      *p++ = kB64[(v >> 6) & 63];
+      *p++ = kB64[v & 63];
+    }
+    std::size_t rest = bytes.size() - i;
+    if (rest > 0) {
+      uint32_t v = (at(i) << 16) | (rest == 2 ? at(i + 1) << 8 : 0);
+      *p++ = kB64[(v >> 18) & 63];
+      *p++ = kB64[(v >> 12) & 63];
+      if (rest == 2) *p++ = kB64[(v >> 6) & 63];
+    }
+    return start + length;
+  });
 }
 
 std::string base64UrlEncode(std::string_view bytes) {
@@ -86,21 +95,29 @@ std::string base64UrlEncode(std::string_view bytes) {
 bool base64UrlDecode(std::string_view text, std::string& out) {
   out.clear();
   if (text.size() % 4 == 1) return false;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : text) {
-    int v = b64Value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
+  bool ok = true;
+  out.resize_and_overwrite(text.size() * 3 / 4, [&](char* data, std::size_t) {
+    char* p = data;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (unsigned char c : text) {
+      int v = b64Value(c);
+      if (v < 0) {
+        ok = false;
+        return std::size_t{0};
+      }
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        *p++ = static_cast<char>((acc >> bits) & 0xff);
+      }
     }
-  }
-  // Leftover bits must be zero, so that each byte string has exactly one encoding.
-  return (acc & ((1u << bits) - 1)) == 0;
+    // Leftover bits must be zero, so that each byte string has exactly one encoding.
+    ok = (acc & ((1u << bits) - 1)) == 0;
+    return static_cast<std::size_t>(p - data);
+  });
+  return ok;
 }
 
 // The pads' states are kept as plain SHA256_CTX values, copied by assignment: OpenSSL 3's EVP

@@ -53,6 +53,19 @@ TEST(Crypto, Base64UrlRoundTripsAndRefusesOtherAlphabets) {
     ASSERT_TRUE(base64UrlDecode(base64UrlEncode(s), back));
     EXPECT_EQ(back, s);
   }
+  // RFC 4648's vectors without padding, and the two characters of the URL alphabet.
+  const std::pair<std::string, std::string> vectors[] = {
+      {"", ""},           {"f", "Zg"},         {"fo", "Zm8"},           {"foo", "Zm9v"},
+      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff\xbf", "-_-_"}};
+  for (const auto& [bytes, text] : vectors) {
+    EXPECT_EQ(base64UrlEncode(bytes), text);
+    std::string decoded = "left over";
+    ASSERT_TRUE(base64UrlDecode(text, decoded)) << text;
+    EXPECT_EQ(decoded, bytes);
+  }
+  std::string appended = "sig.";
+  base64UrlEncode("foobar", appended);
+  EXPECT_EQ(appended, "sig.Zm9vYmFy") << "encoding appends to what the string holds";
   std::string out;
   EXPECT_FALSE(base64UrlDecode("a+b/", out));
   EXPECT_FALSE(base64UrlDecode("a", out));
