@@ -65,11 +65,16 @@ struct HttpExchange {
   std::chrono::steady_clock::time_point started;
 
   // Back to a fresh exchange's state for the next request; strings are emptied, not freed.
-  // startRequest sets the rest (server, conn, started, the request's head fields).
+  // startRequest sets the rest (server, conn, started).
   void reuse() {
+    request.method.clear();
+    request.path.clear();
     request.query.clear();
     request.params.clear();
     request.body.clear();
+    request.authorization.clear();
+    request.content_type.clear();
+    request.remote_ip.clear();
     response.reset();
     keep_alive = true;
     http10 = false;

@@ -55,7 +55,7 @@
 namespace bloomcast {
 
 // HttpServer reuses a connection's HttpRequest for its next request: a field added here is
-// reset in HttpExchange::reuse() (HttpServer.cc) unless startRequest sets it every time.
+// reset in HttpExchange::reuse() (HttpServer.cc).
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // decoded, without the query
