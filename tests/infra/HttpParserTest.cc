@@ -29,6 +29,17 @@ int refusal(std::string_view bytes, const HttpHeadLimits& limits = {}) {
   return r.error.status;
 }
 
+// The fields an HTTP/1.1 head with no field the server acts on yields.
+void expectOnlyDefaultFields(const HttpRequestHead& h) {
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_FALSE(h.content_length);
+  EXPECT_FALSE(h.transfer_encoding);
+  EXPECT_FALSE(h.expect_continue);
+  EXPECT_FALSE(h.upgrade_websocket);
+  EXPECT_EQ(h.authorization, "");
+  EXPECT_EQ(h.content_type, "");
+}
+
 // A GET with `fields` (each ending in CRLF) after the request line.
 std::string get(std::string_view target, std::string_view fields = "Host: a\r\n",
                 std::string_view version = "HTTP/1.1") {
@@ -51,13 +62,7 @@ TEST(HttpParser, SimpleGetWithQuery) {
   EXPECT_EQ(r.head.query.at("lang"), "en-us");
   EXPECT_EQ(r.head.query.at("flag"), "");  // a name without '=' has an empty value
   EXPECT_EQ(r.head.query.at("x"), "a+b=c");  // %2B is a plus; only the first '=' splits
-  EXPECT_FALSE(r.head.content_length);
-  EXPECT_FALSE(r.head.transfer_encoding);
-  EXPECT_TRUE(r.head.keep_alive);
-  EXPECT_FALSE(r.head.upgrade_websocket);
-  EXPECT_FALSE(r.head.expect_continue);
-  EXPECT_EQ(r.head.authorization, "");
-  EXPECT_EQ(r.head.content_type, "");
+  expectOnlyDefaultFields(r.head);
 }
 
 // The server parses every head into one result; a head parsed into it keeps nothing of the
@@ -79,13 +84,7 @@ TEST(HttpParser, ParsingIntoAUsedResultLeavesNothingOfTheLastHead) {
   EXPECT_EQ(r.head.path, "/b");
   EXPECT_TRUE(r.head.query.empty());
   EXPECT_EQ(r.head.minor_version, 1);
-  EXPECT_TRUE(r.head.keep_alive);
-  EXPECT_FALSE(r.head.content_length);
-  EXPECT_FALSE(r.head.transfer_encoding);
-  EXPECT_FALSE(r.head.expect_continue);
-  EXPECT_FALSE(r.head.upgrade_websocket);
-  EXPECT_EQ(r.head.authorization, "");
-  EXPECT_EQ(r.head.content_type, "");
+  expectOnlyDefaultFields(r.head);
 
   // A refusal, then an incomplete head: each says only what it is.
   ASSERT_EQ(parseRequestHead("GET / HTTP/2.0\r\n\r\n", {}, r), Kind::Invalid);
