@@ -117,21 +117,10 @@ HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits&
 
 HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadLimits& limits,
                                       HttpHeadResult& result) {
-  // Every field back to a fresh result's, the strings emptied but keeping their storage.
   result.kind = HttpHeadResult::Kind::Incomplete;
   result.consumed = 0;
   HttpRequestHead& h = result.head;
-  h.method.clear();
-  h.path.clear();
-  h.query.clear();
-  h.minor_version = 1;
-  h.keep_alive = true;
-  h.content_length.reset();
-  h.transfer_encoding = false;
-  h.expect_continue = false;
-  h.upgrade_websocket = false;
-  h.authorization.clear();
-  h.content_type.clear();
+  h.reset();
   result.error = {};
   auto refuse = [&result](int status, std::string message) {
     return invalid(result, status, std::move(message));

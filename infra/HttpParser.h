@@ -42,6 +42,22 @@ struct HttpRequestHead {
   bool upgrade_websocket = false;  // "Upgrade: websocket" with "Connection: upgrade"
   std::string authorization;
   std::string content_type;
+
+  // Back to the values above, the strings emptied but keeping their storage (a head parsed
+  // into a used result).
+  void reset() {
+    method.clear();
+    path.clear();
+    query.clear();
+    minor_version = 1;
+    keep_alive = true;
+    content_length.reset();
+    transfer_encoding = false;
+    expect_continue = false;
+    upgrade_websocket = false;
+    authorization.clear();
+    content_type.clear();
+  }
 };
 
 struct HttpHeadError {

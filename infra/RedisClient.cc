@@ -449,7 +449,7 @@ void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata
     self->giveBack(std::move(resp));
     return;
   }
-  self->giveBack(std::move(resp));
+  if (script_source) self->giveBack(std::move(resp));
   if (!cb) return;
   if (!reply) cb(std::unexpected(unavailable("connection lost")));
   else if (self->own_replies_) cb(std::move(static_cast<ReplyRoot*>(reply)->value));
@@ -580,7 +580,10 @@ std::string RedisConnection::scriptBuffer() {
 }
 
 void RedisConnection::giveBack(std::string buffer) {
-  if (buffer.capacity() > kSpareBufferBytes || spare_buffers_.size() >= kSpareBuffers) return;
+  // Only buffers with storage of their own are worth keeping; a larger one is freed.
+  bool owns_storage = buffer.capacity() > std::string().capacity();
+  if (!owns_storage || buffer.capacity() > kSpareBufferBytes) return;
+  if (spare_buffers_.size() >= kSpareBuffers) return;
   buffer.clear();
   spare_buffers_.push_back(std::move(buffer));
 }
