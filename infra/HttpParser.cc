@@ -16,7 +16,40 @@ constexpr std::array<bool, 256> kTokenChars = [] {
   return table;
 }();
 
-bool isTokenChar(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
+// Whole names at once, so that the table lookup inlines (std::all_of over a function pointer
+// made an indirect call per byte).
+bool isToken(std::string_view s) {
+  for (char c : s)
+    if (!kTokenChars[static_cast<unsigned char>(c)]) return false;
+  return true;
+}
+
+// Control characters other than HTAB, and DEL: refused in header values. A table and no
+// branch per byte; the refusal then looks for which one it was.
+constexpr std::array<unsigned char, 256> kControlChars = [] {
+  std::array<unsigned char, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = c != '\t';
+  table[0x7f] = 1;
+  return table;
+}();
+
+bool hasControlChar(std::string_view s) {
+  unsigned char bad = 0;
+  for (char c : s) bad |= kControlChars[static_cast<unsigned char>(c)];
+  return bad != 0;
+}
+
+// `name` (a token: checked before) equals `lower_name` but for case, where `lower_name` holds only
+// lower-case letters, digits and '-'. OR 0x20 lower-cases a letter and leaves a digit and '-' as
+// they are; the only other bytes it maps onto those are control characters, which no token has.
+// So: no branch per byte.
+bool tokenEqualsLower(std::string_view name, std::string_view lower_name) {
+  if (name.size() != lower_name.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    diff |= static_cast<unsigned char>((name[i] | 0x20) ^ lower_name[i]);
+  return diff == 0;
+}
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -91,22 +124,35 @@ bool hasCrOrLf(std::string_view s) {
 
 std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space) {
   std::string out;
+  if (!percentDecodeInto(in, plus_is_space, out)) return std::nullopt;
+  return out;
+}
+
+bool percentDecodeInto(std::string_view in, bool plus_is_space, std::string& out) {
+  out.clear();
+  // Most paths have nothing to decode: one copy instead of a byte at a time.
+  if (in.find('%') == std::string_view::npos &&
+      (!plus_is_space || in.find('+') == std::string_view::npos)) {
+    if (in.find('\0') != std::string_view::npos) return false;
+    out.assign(in);
+    return true;
+  }
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
+      if (i + 2 >= in.size()) return false;
       int hi = hexValue(in[i + 1]), lo = hexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
+      if (hi < 0 || lo < 0) return false;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (c == '+' && plus_is_space) {
       c = ' ';
     }
-    if (c == '\0') return std::nullopt;
+    if (c == '\0') return false;
     out.push_back(c);
   }
-  return out;
+  return true;
 }
 
 HttpHeadResult parseRequestHead(std::string_view buffered, const HttpHeadLimits& limits) {
@@ -156,7 +202,7 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
   std::string_view method = line.substr(0, sp1);
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
-  if (!std::all_of(method.begin(), method.end(), isTokenChar)) return refuse(400, "malformed method");
+  if (!isToken(method)) return refuse(400, "malformed method");
   if (version == "HTTP/1.1") h.minor_version = 1;
   else if (version == "HTTP/1.0") h.minor_version = 0;
   else if (isHttpVersion(version)) return refuse(505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
@@ -167,9 +213,8 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
   if (target.find('#') != std::string_view::npos) return refuse(400, "fragment in the target");
   h.method.assign(method);
   auto qmark = target.find('?');
-  auto path = percentDecode(target.substr(0, qmark), false);
-  if (!path) return refuse(400, "malformed escape in the path");
-  h.path = std::move(*path);
+  if (!percentDecodeInto(target.substr(0, qmark), false, h.path))
+    return refuse(400, "malformed escape in the path");
   if (qmark != std::string_view::npos && !parseQuery(target.substr(qmark + 1), h.query))
     return refuse(400, "malformed escape in the query");
 
@@ -191,36 +236,50 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
     auto colon = field.find(':');
     if (colon == 0 || colon == std::string_view::npos) return refuse(400, "malformed header field");
     std::string_view name = field.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), isTokenChar)) return refuse(400, "malformed header name");
+    if (!isToken(name)) return refuse(400, "malformed header name");
     std::string_view value = trim(field.substr(colon + 1));
-    for (char c : value) {
-      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
-        return refuse(400, c == '\r' || c == '\n' ? "bare CR or LF"
-                                                   : "control character in a header value");
+    if (hasControlChar(value)) {
+      char first = *std::find_if(value.begin(), value.end(), [](char c) { return hasControlChar({&c, 1}); });
+      return refuse(400, first == '\r' || first == '\n' ? "bare CR or LF"
+                                                        : "control character in a header value");
     }
 
-    if (equalsIgnoreCase(name, "content-length")) {
-      if (h.content_length) return refuse(400, "Content-Length given more than once");
-      if (value.empty() || value.size() > 18 ||
-          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return refuse(400, "malformed Content-Length");
-      uint64_t n = 0;
-      for (char c : value) n = n * 10 + static_cast<uint64_t>(c - '0');
-      h.content_length = n;
-    } else if (equalsIgnoreCase(name, "transfer-encoding")) {
-      h.transfer_encoding = true;
-    } else if (equalsIgnoreCase(name, "connection")) {
-      connection_close |= listHas(value, "close");
-      connection_keep_alive |= listHas(value, "keep-alive");
-      connection_upgrade |= listHas(value, "upgrade");
-    } else if (equalsIgnoreCase(name, "upgrade")) {
-      upgrade_websocket |= listHas(value, "websocket");
-    } else if (equalsIgnoreCase(name, "expect")) {
-      h.expect_continue |= equalsIgnoreCase(value, "100-continue");
-    } else if (equalsIgnoreCase(name, "authorization")) {
-      h.authorization.assign(value);
-    } else if (equalsIgnoreCase(name, "content-type")) {
-      h.content_type.assign(value);
+    // The names this parser acts on differ in length: one comparison per field at most.
+    enum class Known { ContentLength, TransferEncoding, Connection, Upgrade, Expect, Authorization, ContentType };
+    Known known;
+    std::string_view known_name;
+    switch (name.size()) {
+      case 6: known = Known::Expect, known_name = "expect"; break;
+      case 7: known = Known::Upgrade, known_name = "upgrade"; break;
+      case 10: known = Known::Connection, known_name = "connection"; break;
+      case 12: known = Known::ContentType, known_name = "content-type"; break;
+      case 13: known = Known::Authorization, known_name = "authorization"; break;
+      case 14: known = Known::ContentLength, known_name = "content-length"; break;
+      case 17: known = Known::TransferEncoding, known_name = "transfer-encoding"; break;
+      default: continue;
+    }
+    if (!tokenEqualsLower(name, known_name)) continue;
+    switch (known) {
+      case Known::ContentLength: {
+        if (h.content_length) return refuse(400, "Content-Length given more than once");
+        if (value.empty() || value.size() > 18 ||
+            !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          return refuse(400, "malformed Content-Length");
+        uint64_t n = 0;
+        for (char c : value) n = n * 10 + static_cast<uint64_t>(c - '0');
+        h.content_length = n;
+        break;
+      }
+      case Known::TransferEncoding: h.transfer_encoding = true; break;
+      case Known::Connection:
+        connection_close |= listHas(value, "close");
+        connection_keep_alive |= listHas(value, "keep-alive");
+        connection_upgrade |= listHas(value, "upgrade");
+        break;
+      case Known::Upgrade: upgrade_websocket |= listHas(value, "websocket"); break;
+      case Known::Expect: h.expect_continue |= equalsIgnoreCase(value, "100-continue"); break;
+      case Known::Authorization: h.authorization.assign(value); break;
+      case Known::ContentType: h.content_type.assign(value); break;
     }
   }
   h.keep_alive = h.minor_version == 1 ? !connection_close : connection_keep_alive && !connection_close;

@@ -84,5 +84,8 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
 // Percent-decodes `in` ("%41" -> "A"; with plus_is_space, "+" -> " "). Nothing on a malformed
 // escape or a decoded NUL.
 std::optional<std::string> percentDecode(std::string_view in, bool plus_is_space);
+// The same into `out` (emptied first, its storage kept); false where percentDecode gives nothing
+// (`out` then holds no meaningful value).
+bool percentDecodeInto(std::string_view in, bool plus_is_space, std::string& out);
 
 }  // namespace bloomcast

@@ -45,7 +45,8 @@ struct HttpConnection {
   bool reading = false;
   bool processing = false;    // inside process(): nested calls leave the work to its loop
   std::size_t writes_in_flight = 0;
-  std::chrono::steady_clock::time_point deadline;
+  // When the connection is closed unless it moves on (HttpServer::deadlineAfter's clock).
+  uint64_t deadline_ms = 0;
   // A file body being sent.
   int file_fd = -1;
   uint64_t file_left = 0;
@@ -464,7 +465,7 @@ void HttpServer::onConnection(uv_stream_t* listener, int status) {
   server->countOpen(c->ip);
   server->connections_.insert(c);
   uv_tcp_nodelay(&c->tcp, 1);
-  c->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(server->options_.header_timeout_s);
+  c->deadline_ms = server->deadlineAfter(std::chrono::seconds(server->options_.header_timeout_s));
   c->head_started = true;  // the first request's head is due from accept on
   server->startReading(*c);
 }
@@ -495,7 +496,7 @@ void HttpServer::onRead(HttpConnection& c, ssize_t nread, const uv_buf_t* buf) {
     case HttpConnection::State::Head:
       if (!c.head_started) {
         c.head_started = true;
-        c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
+        c.deadline_ms = deadlineAfter(std::chrono::seconds(options_.header_timeout_s));
       }
       // A head can only complete with a line end; parse again only when one arrived or the
       // buffer outgrew a head, so a trickled head costs no rescans.
@@ -609,7 +610,7 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   }
   c.state = HttpConnection::State::Body;
   c.body_needed = static_cast<std::size_t>(declared);
-  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
+  c.deadline_ms = deadlineAfter(std::chrono::seconds(options_.header_timeout_s));
   if (head.expect_continue && c.in.size() < c.body_needed)
     write(c, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"), After::Nothing);
 }
@@ -768,7 +769,7 @@ void HttpServer::queueWrite(HttpConnection& c, std::string data, After after) {
   w->after = after;
   w->req.data = w;
   ++c.writes_in_flight;
-  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.keepalive_timeout_s);
+  c.deadline_ms = deadlineAfter(std::chrono::seconds(options_.keepalive_timeout_s));
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned int>(w->data.size()));
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1, [](uv_write_t* req, int status) {
     std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req->data));
@@ -779,8 +780,8 @@ void HttpServer::queueWrite(HttpConnection& c, std::string data, After after) {
       conn->server->closeConnection(*conn);
       return;
     }
-    conn->deadline = std::chrono::steady_clock::now() +
-                     std::chrono::seconds(conn->server->options_.keepalive_timeout_s);
+    HttpServer* server = conn->server;
+    conn->deadline_ms = server->deadlineAfter(std::chrono::seconds(server->options_.keepalive_timeout_s));
     conn->server->writeDone(*conn, w->after);
   });
   if (rc != 0) {
@@ -870,11 +871,11 @@ void HttpServer::finishExchange(HttpConnection& c) {
   }
   if (ex && ex->request.body.capacity() <= kKeptRequestBodyBytes) c.spare = std::move(ex);
   c.state = HttpConnection::State::Head;
-  c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.keepalive_timeout_s);
+  c.deadline_ms = deadlineAfter(std::chrono::seconds(options_.keepalive_timeout_s));
   startReading(c);
   if (!c.in.empty()) {
     c.head_started = true;
-    c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.header_timeout_s);
+    c.deadline_ms = deadlineAfter(std::chrono::seconds(options_.header_timeout_s));
     process(c);
   }
 }
@@ -887,7 +888,7 @@ void HttpServer::endConnection(HttpConnection& c) {
   if (c.state == HttpConnection::State::Closing || c.state == HttpConnection::State::Draining) return;
   c.state = HttpConnection::State::Draining;
   c.in.clear();
-  c.deadline = std::chrono::steady_clock::now() + kDrainTime;
+  c.deadline_ms = deadlineAfter(kDrainTime);
   startReading(c);
   auto* req = new uv_shutdown_t{};
   if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&c.tcp), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
@@ -918,12 +919,19 @@ void HttpServer::closeConnection(HttpConnection& c) {
 // Once a second: connections past their deadline are closed (a head or body that does not
 // arrive in time, an idle keep-alive connection, an answer the client does not read, a drain
 // that is over).
+// Deadlines are seconds long and checked once a second, so they are kept in the loop's clock
+// (uv_now: milliseconds, read once per loop turn) rather than by a clock read each: a request
+// moves its connection's deadline three times.
+uint64_t HttpServer::deadlineAfter(std::chrono::milliseconds d) const {
+  return uv_now(loop_.uv()) + static_cast<uint64_t>(d.count());
+}
+
 void HttpServer::sweep() {
-  auto now = std::chrono::steady_clock::now();
+  uint64_t now = uv_now(loop_.uv());
   std::vector<HttpConnection*> expired;
   for (HttpConnection* c : connections_) {
     bool timed = c->state != HttpConnection::State::Responding || c->writes_in_flight > 0;
-    if (timed && now > c->deadline) expired.push_back(c);
+    if (timed && now > c->deadline_ms) expired.push_back(c);
   }
   for (HttpConnection* c : expired) closeConnection(*c);
 }

@@ -187,6 +187,7 @@ class HttpServer {
   void endConnection(HttpConnection& c);  // close after the answer: shut writes, drain reads
   void closeConnection(HttpConnection& c);
   void handOverToWebSockets(HttpConnection& c);
+  uint64_t deadlineAfter(std::chrono::milliseconds d) const;
   void sweep();
   void completed(HttpExchange& ex);
 

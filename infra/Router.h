@@ -8,6 +8,7 @@
 // HEAD is answered by GET routes.
 //
 // Pure: no I/O. Thread: built before serving, then read-only.
+#include <algorithm>
 #include <map>
 #include <string>
 #include <string_view>
@@ -34,7 +35,12 @@ class Router {
   void add(std::string method, std::string_view pattern, Handler handler) {
     std::vector<std::string_view> views;
     split(pattern, views);
-    routes_.push_back(Route{std::move(method), {views.begin(), views.end()}, std::move(handler)});
+    bool tail = !views.empty() && views.back().starts_with('*');
+    auto group = std::find_if(by_method_.begin(), by_method_.end(),
+                              [&](const auto& g) { return g.first == method; });
+    if (group == by_method_.end()) group = by_method_.insert(by_method_.end(), {method, {}});
+    group->second.push_back(routes_.size());
+    routes_.push_back(Route{std::move(method), {views.begin(), views.end()}, tail, std::move(handler)});
   }
 
   Result match(std::string_view method, std::string_view path) const {
@@ -43,17 +49,29 @@ class Router {
     thread_local std::vector<std::string_view> segments;
     segments.clear();
     split(path, segments);
-    // Only the routes of this method are matched against the path; the others only when none
-    // matches, for the Allow header.
-    for (const auto& route : routes_) {
-      if (route.method != method && !(method == "HEAD" && route.method == "GET")) continue;
+    // Only the routes of this method are matched against the path (HEAD: GET's too, in the
+    // order added); the others only when none matches, for the Allow header.
+    auto tryRoute = [&](const Route& route, Match& found) {
       PathParams params;
-      if (matchSegments(route.segments, segments, params)) return Match{&route.handler, std::move(params)};
+      if (!matchSegments(route, segments, params)) return false;
+      found = Match{&route.handler, std::move(params)};
+      return true;
+    };
+    Match found{nullptr, {}};
+    if (method == "HEAD") {
+      for (const auto& route : routes_)
+        if ((route.method == "HEAD" || route.method == "GET") && tryRoute(route, found)) return found;
+    } else {
+      for (const auto& [group_method, indices] : by_method_) {
+        if (group_method != method) continue;
+        for (std::size_t i : indices)
+          if (tryRoute(routes_[i], found)) return found;
+      }
     }
     std::vector<std::string> allowed;
     for (const auto& route : routes_) {
       PathParams params;
-      if (matchSegments(route.segments, segments, params)) allowed.push_back(route.method);
+      if (matchSegments(route, segments, params)) allowed.push_back(route.method);
     }
     if (allowed.empty()) return NotFound{};
     return MethodNotAllowed{std::move(allowed)};
@@ -63,6 +81,7 @@ class Router {
   struct Route {
     std::string method;
     std::vector<std::string> segments;
+    bool tail;  // the last segment is "*name"
     Handler handler;
   };
 
@@ -80,8 +99,11 @@ class Router {
     }
   }
 
-  static bool matchSegments(const std::vector<std::string>& pattern,
-                            const std::vector<std::string_view>& path, PathParams& params) {
+  static bool matchSegments(const Route& route, const std::vector<std::string_view>& path,
+                            PathParams& params) {
+    const std::vector<std::string>& pattern = route.segments;
+    // Without a "*" tail, only a path of as many segments can match.
+    if (route.tail ? path.size() + 1 < pattern.size() : path.size() != pattern.size()) return false;
     std::size_t i = 0;
     for (; i < pattern.size(); ++i) {
       const std::string& p = pattern[i];
@@ -102,6 +124,8 @@ class Router {
   }
 
   std::vector<Route> routes_;
+  // Each method's routes (indices into routes_), in the order added.
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> by_method_;
 };
 
 }  // namespace bloomcast

@@ -115,10 +115,16 @@ std::optional<Order> OrderService::parseRecord(const std::string& stream_id, int
 
 void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceResult> cb) {
   const std::string& s = q.stream_id;
-  // The hot path of a flash sale: the keys go in one buffer kept across calls and the numbers
-  // on the stack, and the call takes views of them — no allocation per key or argument. The
-  // views are read only while evalScript formats the command, before any callback runs.
-  auto key_views = keys::placeKeys(s, q.sku, key_text_);
+  // The hot path of a flash sale: the keys go in one buffer kept across calls (rebuilt only when
+  // the stream or SKU changes) and the numbers on the stack, and the call takes views of them —
+  // no allocation per key or argument. The views are read only while evalScript formats the
+  // command, before any callback runs.
+  if (s != key_stream_ || q.sku != key_sku_ || key_text_.empty()) {
+    key_views_ = keys::placeKeys(s, q.sku, key_text_);
+    key_stream_ = s;
+    key_sku_ = q.sku;
+  }
+  const auto& key_views = key_views_;
   char numbers[2][24];
   auto number = [&numbers](int slot, int64_t v) {
     char* end = std::to_chars(numbers[slot], numbers[slot] + sizeof numbers[slot], v).ptr;

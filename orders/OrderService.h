@@ -18,6 +18,7 @@
 // duplicate scans.
 //
 // Thread: loop thread. Owned by OrdersModule; destroy after the RedisClient is closed.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -126,7 +127,11 @@ class OrderService {
   RedisClient& redis_;
   OrderServiceOptions options_;
   std::string max_events_;
-  std::string key_text_;  // place(): the keys of the call being formatted
+  // place(): the keys of the last stream and SKU ordered, as views of key_text_. A flash sale
+  // orders one product over and over, so they are built once, not per order.
+  std::string key_text_;
+  std::string key_stream_, key_sku_;
+  std::array<std::string_view, 8> key_views_{};
   Timer expiry_timer_;
   bool expiry_running_ = false;
   std::shared_ptr<Histogram> place_latency_;

@@ -123,6 +123,20 @@ TEST(HttpParser, PostWithBodyFields) {
   EXPECT_EQ(r.head.authorization, "Bearer abc.def");
 }
 
+TEST(HttpParser, OnlyTheNamesThemselvesInAnyCaseAreActedOn) {
+  // Upper and mixed case name the same fields.
+  EXPECT_EQ(headOf(get("/", "CONTENT-LENGTH: 5\r\n")).content_length, 5u);
+  EXPECT_EQ(headOf(get("/", "Authorization: Bearer x\r\n")).authorization, "Bearer x");
+  // Names of the same length that differ in a byte which OR 0x20 would fold onto the real one
+  // ('\r' onto '-' is not a token byte; '^' and '~', '_' and DEL are not in these names) or in
+  // any other byte are other fields, ignored.
+  auto other = headOf(get("/", "Content_Length: 5\r\nContent^Length: 6\r\nAuthorizatioN: a\r\n"
+                               "Authorisation: b\r\nContent-Typf: c\r\n"));
+  EXPECT_EQ(other.content_length, std::nullopt);
+  EXPECT_EQ(other.authorization, "a");
+  EXPECT_EQ(other.content_type, "");
+}
+
 TEST(HttpParser, ContentLengthLimits) {
   EXPECT_EQ(headOf(get("/", "Content-Length: 0\r\n")).content_length, 0u);
   EXPECT_EQ(headOf(get("/", "Content-Length: 007\r\n")).content_length, 7u);
@@ -440,6 +454,14 @@ TEST(HttpParser, PercentDecode) {
   EXPECT_EQ(percentDecode("%4x", false), std::nullopt);
   EXPECT_EQ(percentDecode("%00", false), std::nullopt);
   EXPECT_EQ(percentDecode("a\0b"s, false), std::nullopt);
+  EXPECT_EQ(percentDecode("a\0+b"s, true), std::nullopt);
+  // Into a string that keeps its storage: emptied first, whether or not there is an escape.
+  std::string out = "left over from the last call";
+  EXPECT_TRUE(percentDecodeInto("/api/orders", false, out));
+  EXPECT_EQ(out, "/api/orders");
+  EXPECT_TRUE(percentDecodeInto("/a%20b+c", true, out));
+  EXPECT_EQ(out, "/a b c");
+  EXPECT_FALSE(percentDecodeInto("/a%2", false, out));
 }
 
 }  // namespace

@@ -68,5 +68,22 @@ TEST(Router, RepeatedAndTrailingSlashesDoNotChangeTheMatch) {
   EXPECT_EQ(*std::get<R::Match>(r.match("GET", "//api//streams")).handler, "list");
 }
 
+TEST(Router, RoutesOfAMethodAreTriedInTheOrderAdded) {
+  R r;
+  r.add("GET", "/api/streams/:id", "by-id");
+  r.add("POST", "/api/streams/live", "post-live");
+  r.add("GET", "/api/streams/live", "live");  // shadowed: the pattern before it matches first
+  r.add("GET", "/api/*rest", "rest");
+  EXPECT_EQ(*std::get<R::Match>(r.match("GET", "/api/streams/live")).handler, "by-id");
+  EXPECT_EQ(*std::get<R::Match>(r.match("HEAD", "/api/streams/live")).handler, "by-id");
+  EXPECT_EQ(*std::get<R::Match>(r.match("POST", "/api/streams/live")).handler, "post-live");
+  // A path of another length than the fixed patterns falls through to the wildcard.
+  auto rest = std::get<R::Match>(r.match("GET", "/api/streams/7/products"));
+  EXPECT_EQ(*rest.handler, "rest");
+  EXPECT_EQ(rest.params.at("rest"), "streams/7/products");
+  EXPECT_EQ(std::get<R::Match>(r.match("GET", "/api")).params.at("rest"), "");
+  EXPECT_TRUE(std::holds_alternative<R::NotFound>(r.match("GET", "/other")));
+}
+
 }  // namespace
 }  // namespace bloomcast
