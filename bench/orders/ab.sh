@@ -18,87 +18,21 @@ new=${2:?usage: ab.sh OLD_BINARY NEW_BINARY [pairs] [seconds]}
 pairs=${3:-10}
 seconds=${4:-8}
 conns=50
-admin_token=bench-admin-token
 for tool in wrk redis-server redis-cli python3 curl; do
   command -v $tool >/dev/null || { echo "ab.sh: $tool is missing: run bench/setup.sh" >&2; exit 1; }
 done
+. "$here/common.sh"
 
-dir=$(mktemp -d /tmp/bloomcast-orders-ab-XXXXXX)
-sock=$dir/redis.sock
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill -CONT "$pid" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# "UTIME STIME" of a process, in µs.
-cpu_us() {
-  awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d %d\n", $12 * 1000000 / hz, $13 * 1000000 / hz }' \
-    "/proc/$1/stat"
-}
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-mkdir -p "$dir/redis"
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir/redis" --save '' \
-  --appendonly yes --appendfsync everysec --auto-aof-rewrite-percentage 0 --logfile "$dir/redis.log" &
-pids+=($!)
-for _ in $(seq 100); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-# start_server BINARY NAME: sets started_pid and started_port once GET /healthz answers (at
-# most 20 s).
-start_server() {
-  local port
-  port=$(free_port)
-  "$1" serve --bind 127.0.0.1 --http-port "$port" --rtmp-port 0 --data-dir "$dir/$2" \
-    --redis "unix:$sock" --admin-token "$admin_token" --rate-limits off --renditions source \
-    --log-level warn > "$dir/$2.log" 2>&1 &
-  local pid=$!
-  pids+=("$pid")
-  for _ in $(seq 200); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; then
-      started_pid=$pid
-      started_port=$port
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "ab.sh: $1 did not come up; its log:" >&2
-  tail -20 "$dir/$2.log" >&2
-  exit 1
-}
+bench_init orders-ab
+start_redis
 start_server "$old" old
 old_pid=$started_pid old_port=$started_port
 start_server "$new" new
 new_pid=$started_pid new_port=$started_port
 
-# One stream with product TEA (stock 10^9) and 200 buyers' tokens, made through the old build
-# (both share Redis and the admin token, so both know the stream and accept the tokens).
-stream=$(python3 - "$old_port" "$admin_token" "$dir/tokens" <<'PY'
-import json, sys, urllib.request
-port, admin, tokens_path = sys.argv[1:]
-def call(path, body, token=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-                                 method="POST", headers={"Content-Type": "application/json"})
-    if token: req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-factory = call("/api/factories", {"name": "orders a/b"}, admin)["id"]
-s = call("/api/streams", {"factory_id": factory, "title": "orders a/b"}, admin)["id"]
-call(f"/api/streams/{s}/products", {"sku": "TEA", "title": "明前龙井", "price_cents": 1990,
-                                     "stock": 10**9, "limit_per_buyer": 0}, admin)
-with open(tokens_path, "w") as f:
-    for i in range(200):
-        f.write(call("/api/sessions", {"name": f"买家{i}"})["token"] + "\n")
-print(s)
-PY
-)
+# The stream and the buyers' tokens, made through the old build (both share Redis and the admin
+# token, so both know the stream and accept the tokens).
+stream=$(make_catalog "$old_port")
 
 # run LABEL PID PORT: a 2 s warm-up, then the measured run; appends "LABEL USER_US KERNEL_US" (per
 # order).
