@@ -10,6 +10,7 @@
 // Pure: no I/O. Thread: built before serving, then read-only.
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -35,6 +36,10 @@ class Router {
   void add(std::string method, std::string_view pattern, Handler handler) {
     std::vector<std::string_view> views;
     split(pattern, views);
+    // "*name" takes the rest of the path, so it can only come last.
+    for (std::size_t i = 0; i + 1 < views.size(); ++i)
+      if (views[i].starts_with('*'))
+        throw std::invalid_argument("route " + std::string(pattern) + ": '*' only as the last segment");
     bool tail = !views.empty() && views.back().starts_with('*');
     auto group = std::find_if(by_method_.begin(), by_method_.end(),
                               [&](const auto& g) { return g.first == method; });

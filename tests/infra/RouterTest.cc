@@ -85,5 +85,11 @@ TEST(Router, RoutesOfAMethodAreTriedInTheOrderAdded) {
   EXPECT_TRUE(std::holds_alternative<R::NotFound>(r.match("GET", "/other")));
 }
 
+TEST(Router, AWildcardOnlyEndsAPattern) {
+  R r;
+  EXPECT_THROW(r.add("GET", "/hls/*path/index.m3u8", "bad"), std::invalid_argument);
+  EXPECT_NO_THROW(r.add("GET", "/hls/*path", "good"));
+}
+
 }  // namespace
 }  // namespace bloomcast
