@@ -1,6 +1,7 @@
 #include "infra/RedisClient.h"
 
 #include <hiredis/async.h>
+#include <unistd.h>
 #include <uv.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
@@ -38,6 +39,8 @@ std::string sha1Hex(const std::string& text) {
 //     HTTP requests — and the poll is armed for writes only when a write could not finish.
 // Until the socket is connected, hiredis's write hook means "tell me when connect() finishes",
 // so it arms the poll for writes as the stock adapter does.
+constexpr std::size_t kKeptOutputBytes = 256 * 1024;  // a larger write buffer is freed when empty
+
 struct LoopWatch {
   redisAsyncContext* context = nullptr;  // null once hiredis has let go of it
   uv_poll_t poll{};
@@ -67,9 +70,36 @@ struct LoopWatch {
     auto* w = static_cast<LoopWatch*>(handle->data);
     uv_prepare_stop(handle);
     if (!w->context) return;
+    if (w->writeWhole()) return;
     w->flushing = true;
     redisAsyncHandleWrite(w->context);  // a write that cannot finish re-arms through addWrite
     w->flushing = false;
+  }
+
+  // The turn's commands in one write() that keeps the output buffer. hiredis's own write frees
+  // the buffer once it is all written and starts an empty one, so every turn's commands (~20 KiB
+  // for 50 orders) regrew it by four reallocs, and the free of the large block made glibc
+  // consolidate its fast bins. False when the write did not take everything: whatever it took is
+  // dropped from the buffer and hiredis's write goes on with the rest (waiting for the socket,
+  // or reporting the error and disconnecting).
+  bool writeWhole() {
+    redisContext* c = &context->c;
+    if (!(c->flags & REDIS_CONNECTED) || c->err) return false;
+    std::size_t len = sdslen(c->obuf);
+    if (len == 0) return true;
+    ssize_t n = ::write(c->fd, c->obuf, len);
+    if (n < 0) return false;
+    if (static_cast<std::size_t>(n) < len) {
+      sdsrange(c->obuf, static_cast<int>(n), -1);
+      return false;
+    }
+    if (sdsalloc(c->obuf) <= kKeptOutputBytes) {
+      sdsclear(c->obuf);
+    } else {  // a rare burst: hand the memory back, as hiredis does
+      sdsfree(c->obuf);
+      c->obuf = sdsempty();
+    }
+    return true;
   }
 
   static void addRead(void* privdata) {

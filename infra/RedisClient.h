@@ -18,6 +18,9 @@
 //
 // Thread: loop thread only. Callbacks run on the loop thread, possibly before command() returns
 // (when failing fast). Owned by app/.
+extern "C" {
+#include <hiredis/sds.h>  // hiredis.h includes it outside its own extern "C"
+}
 #include <hiredis/hiredis.h>
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // RedisClient against a real redis-server: replies, fail-fast while down, reconnects,
-// subscriptions restored, EVALSHA with reload on NOSCRIPT, and stuck-connection timeouts.
+// subscriptions restored, EVALSHA with reload on NOSCRIPT, stuck-connection timeouts, and turns
+// of commands of any size.
 #include "infra/RedisClient.h"
 
 #include <gtest/gtest.h>
@@ -103,6 +104,49 @@ TEST(RedisClient, WorksOverAUnixSocket) {
   Client c(server.url());
   ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
   EXPECT_EQ(c.call({"PING"})->str, "PONG");
+}
+
+// A loop turn's commands leave in one write that keeps its buffer for the next turn. A turn
+// whose commands overflow the socket (12 MiB here) is written in parts as the socket drains,
+// and the buffer grown for it is given back; every command arrives once, in order, either way.
+TEST(RedisClient, ATurnsCommandsArriveWholeAndInOrderWhateverTheirSize) {
+  RedisServer server(RedisServer::Mode::Unix);
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+
+  std::atomic<int> answered = 0;
+  // Replies are checked against the order the commands were issued in: each INCR's answer is
+  // the count of INCRs issued before it, plus one.
+  int issued = 0;
+  std::vector<int> seen;
+  std::mutex seen_mutex;
+  auto incrTurn = [&](int n, std::size_t pad) {
+    c.lt.sync([&] {
+      for (int i = 0; i < n; ++i) {
+        ++issued;
+        // The padding argument makes the command big without changing what it does.
+        std::vector<std::string> args = {"EVAL", "return redis.call('INCR', KEYS[1])", "1", "counter",
+                                         std::string(pad, 'p')};
+        c.redis->command(args, [&](RedisResult r) {
+          bool integer = r && r->type == RedisReply::Type::Integer;
+          std::lock_guard lock(seen_mutex);
+          seen.push_back(integer ? static_cast<int>(r->integer) : -1);
+          ++answered;
+        });
+      }
+    });
+  };
+  incrTurn(200, 64 * 1024);  // ~12.5 MiB in one turn: many partial writes
+  for (int turn = 0; turn < 20; ++turn) incrTurn(50, 300);  // turns like an order burst's
+  incrTurn(5, 512 * 1024);  // a burst past the kept size
+  incrTurn(50, 300);
+  ASSERT_TRUE(waitUntil([&] { return answered.load() == issued; }, std::chrono::seconds(20)));
+  std::lock_guard lock(seen_mutex);
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(issued));
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    ASSERT_EQ(seen[i], static_cast<int>(i) + 1) << "reply " << i;
+  }
+  EXPECT_EQ(c.call({"GET", "counter"})->str, std::to_string(issued));
 }
 
 // Tests that kill and restart Redis use a unix socket: a TCP port freed by kill -9 could be
