@@ -17,10 +17,10 @@ void OrdersPublishGate::authorize(const std::string& stream_key, Answer answer) 
   });
 }
 
-void OrdersPublishGate::onLive(const std::string& stream_id) { orders_.setStreamStatus(stream_id, "live"); }
+void OrdersPublishGate::onLive(const std::string& stream_id) { orders_.setPublishStatus(stream_id, true); }
 
 void OrdersPublishGate::onOffline(const std::string& stream_id) {
-  orders_.setStreamStatus(stream_id, "offline");
+  orders_.setPublishStatus(stream_id, false);
 }
 
 bool OrdersChatAuthority::isAdmin(const std::string& bearer) const {

@@ -329,6 +329,25 @@ void Catalog::setStreamStatus(const std::string& stream_id, const std::string& s
                  });
 }
 
+void Catalog::setPublishStatus(const std::string& stream_id, bool live, Callback<bool> cb) {
+  if (!keys::isValidId(stream_id)) {
+    cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    return;
+  }
+  redis_.command({"EVAL",
+                  "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+                  "if redis.call('HGET', KEYS[1], 'status') == 'ended' then return 2 end "
+                  "redis.call('HSET', KEYS[1], 'status', ARGV[1]) return 1",
+                  "1", keys::meta(stream_id), live ? "live" : "offline"},
+                 [stream_id, cb = std::move(cb)](RedisResult r) {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   if ((*c)->integer == 0)
+                     return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+                   cb((*c)->integer == 1);
+                 });
+}
+
 // ---- products --------------------------------------------------------------------------------
 
 void Catalog::createProduct(const std::string& stream_id, const Product& product, int64_t now_ms,

@@ -97,8 +97,12 @@ class Catalog {
   void getStream(const std::string& stream_id, Callback<StreamInfo> cb);
   // Streams in creation order (at most kMaxStreams), with their counters.
   void listStreams(Callback<std::vector<StreamInfo>> cb);
-  // status: offline | live | ended. Unknown stream: "stream_not_found".
+  // status: offline | live | ended, as the organizer or owner sets it. Unknown stream:
+  // "stream_not_found".
   void setStreamStatus(const std::string& stream_id, const std::string& status, Callback<bool> cb);
+  // Ingest's live / offline as publishers come and go. An ended stream stays ended (a host who
+  // reconnects after the show must not reopen its sales): the callback gets false then.
+  void setPublishStatus(const std::string& stream_id, bool live, Callback<bool> cb);
 
   // ---- products ------------------------------------------------------------------------------
   // `product` already validated. "sku_exists" when the SKU is taken on this stream.

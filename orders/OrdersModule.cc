@@ -92,9 +92,11 @@ void OrdersModule::authorizePublish(const std::string& stream_key,
   catalog_->authorizePublish(stream_key, std::move(cb));
 }
 
-void OrdersModule::setStreamStatus(const std::string& stream_id, std::string status) {
-  catalog_->setStreamStatus(stream_id, status, [stream_id, status](std::expected<bool, Error> r) {
+void OrdersModule::setPublishStatus(const std::string& stream_id, bool live) {
+  catalog_->setPublishStatus(stream_id, live, [stream_id, live](std::expected<bool, Error> r) {
+    const char* status = live ? "live" : "offline";
     if (!r) spdlog::warn("orders: stream {} status {}: {}", stream_id, status, r.error().message);
+    else if (!*r) spdlog::info("orders: stream {} has ended; stays ended, not {}", stream_id, status);
   });
 }
 

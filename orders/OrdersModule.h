@@ -68,9 +68,9 @@ class OrdersModule {
   // unknown key, "store_unavailable" when Redis does not answer. Callback on the loop thread.
   void authorizePublish(const std::string& stream_key,
                         std::function<void(std::expected<std::string, Error>)> cb);
-  // Ingest: records the stream's status ("live", "offline" or "ended"). Fire and forget;
-  // failures are logged. An ended stream takes no new orders.
-  void setStreamStatus(const std::string& stream_id, std::string status);
+  // Ingest: a publisher started (live) or stopped (offline). Fire and forget; failures are
+  // logged. A stream the organizer or owner ended stays ended and takes no new orders.
+  void setPublishStatus(const std::string& stream_id, bool live);
 
   // Chat: the viewer a session token names (no Redis).
   std::optional<Session> verifySession(std::string_view token) const;

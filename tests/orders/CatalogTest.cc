@@ -99,11 +99,11 @@ TEST_F(Catalog, IngestChecksStreamKeysAndARotatedKeyReplacesTheOld) {
   EXPECT_EQ(*authorizePublish(rotated), s.id);
 }
 
-TEST_F(Catalog, IngestSetsTheStatusAndAnEndedStreamTakesNoOrders) {
+TEST_F(Catalog, IngestSetsTheStatusAndAnEndedStreamStaysEndedAndTakesNoOrders) {
   auto f = createFactory();
   auto s = createStream(f);
   addProduct(s.id, "A", 100, 10);
-  lt_.sync([&] { module_->setStreamStatus(s.id, "live"); });
+  lt_.sync([&] { module_->setPublishStatus(s.id, true); });
   ASSERT_TRUE(waitUntil([&] { return nlohmann::json::parse(get("/api/streams/" + s.id).body)["status"] == "live"; }));
   auto buyer = newSession();
   EXPECT_EQ(order(buyer, s.id, "A", 1, "k1").status, 201);
@@ -114,6 +114,22 @@ TEST_F(Catalog, IngestSetsTheStatusAndAnEndedStreamTakesNoOrders) {
   EXPECT_EQ(nlohmann::json::parse(refused.body)["error"], "stream_ended");
   EXPECT_EQ(order(buyer, s.id, "A", 1, "k1").status, 200) << "a replay still gets its first answer";
   EXPECT_EQ(stockOf(s.id, "A"), 9);
+
+  // The host's encoder stops and starts again after the show: ingest's offline and live leave
+  // the stream ended. Each status change is one command on the module's Redis connection, which
+  // runs commands in order, so the GET sent after them sees whatever they did.
+  for (bool live : {false, true}) {
+    lt_.sync([&] { module_->setPublishStatus(s.id, live); });
+    EXPECT_EQ(nlohmann::json::parse(get("/api/streams/" + s.id).body)["status"], "ended");
+  }
+  EXPECT_EQ(order(buyer, s.id, "A", 1, "k3").status, 409);
+  EXPECT_EQ(stockOf(s.id, "A"), 9);
+
+  // The organizer or owner may reopen it on purpose; then ingest's changes apply again.
+  ASSERT_EQ(call("POST", "/api/streams/" + s.id + "/status", {{"status", "offline"}}, f.secret).status, 200);
+  lt_.sync([&] { module_->setPublishStatus(s.id, true); });
+  EXPECT_EQ(nlohmann::json::parse(get("/api/streams/" + s.id).body)["status"], "live");
+  EXPECT_EQ(order(buyer, s.id, "A", 1, "k4").status, 201);
 }
 
 TEST_F(Catalog, ProductsAreValidatedAndListedWithStockLeft) {
