@@ -57,6 +57,7 @@ std::expected<void, Error> Server::startRedis() {
   if (url.empty()) {
     embedded_redis_ = std::make_unique<EmbeddedRedis>(EmbeddedRedisOptions{config_.data_dir + "/redis"});
     if (auto r = embedded_redis_->start(); !r) return std::unexpected(r.error());
+    embedded_redis_->supervise(loop_);
     url = embedded_redis_->url();
   }
   auto address = parseRedisAddress(url);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -71,7 +72,6 @@ std::expected<void, Error> EmbeddedRedis::start() {
   if (socketPath().size() >= 100)
     return std::unexpected(Error{"embedded_redis", "data dir path too long for a unix socket: " + dir});
   stopLeftover();
-  fs::remove(socketPath(), ec);
 
   // Orders are acknowledged only after Redis has them; the AOF keeps them across kill -9.
   // AOF rewrites: a restart replays the AOF's incremental part at ~55k orders/s on the bench VM
@@ -99,22 +99,7 @@ std::expected<void, Error> EmbeddedRedis::start() {
   conf.close();
   if (!conf) return std::unexpected(Error{"embedded_redis", "cannot write " + dir + "/redis.conf"});
 
-  pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ < 0) return std::unexpected(Error{"embedded_redis", "fork failed"});
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      dup2(devnull, 1);
-    }
-    std::string conf_path = dir + "/redis.conf";
-    execlp(options_.redis_server.c_str(), options_.redis_server.c_str(), conf_path.c_str(),
-           static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  if (auto r = spawn(); !r) return r;
 
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.start_timeout_ms);
   while (std::chrono::steady_clock::now() < until) {
@@ -136,7 +121,65 @@ std::expected<void, Error> EmbeddedRedis::start() {
                                                      std::to_string(options_.start_timeout_ms) + " ms"});
 }
 
+std::expected<void, Error> EmbeddedRedis::spawn() {
+  std::error_code ec;
+  fs::remove(socketPath(), ec);
+  // Everything the child needs is built before fork(): after it, the child of a threaded
+  // process makes only async-signal-safe calls.
+  std::string conf_path = options_.dir + "/redis.conf";
+  const char* program = options_.redis_server.c_str();
+  pid_t parent = getpid();
+  pid_t child = fork();
+  if (child < 0) return std::unexpected(Error{"embedded_redis", "fork failed"});
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execlp(program, program, conf_path.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  pid_ = child;
+  spawned_at_ = std::chrono::steady_clock::now();
+  return {};
+}
+
+void EmbeddedRedis::supervise(EventLoop& loop) {
+  watch_ = std::make_unique<Timer>(loop);
+  watch_->start(kWatchMs, kWatchMs, [this] { checkOnServer(); });
+}
+
+void EmbeddedRedis::checkOnServer() {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  if (pid_ > 0) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return;
+    std::string how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                          : "exited with status " + std::to_string(WEXITSTATUS(status));
+    bool ran_a_while = now - spawned_at_ >= minutes(1);
+    backoff_ = ran_a_while ? milliseconds(0) : std::clamp(backoff_ * 2, milliseconds(250), milliseconds(10000));
+    spdlog::error("embedded redis: pid {} {}; starting it again in {} ms (see {}/redis.log)", pid_, how,
+                  backoff_.count(), options_.dir);
+    pid_ = -1;
+    restart_at_ = now + backoff_;
+  }
+  if (now < restart_at_) return;
+  if (auto r = spawn(); !r) {
+    backoff_ = std::clamp(backoff_ * 2, milliseconds(250), milliseconds(10000));
+    restart_at_ = now + backoff_;
+    spdlog::error("embedded redis: {}; trying again in {} ms", r.error().message, backoff_.count());
+    return;
+  }
+  ++restarts_;
+  spdlog::warn("embedded redis: started again as pid {}", pid_);
+}
+
 void EmbeddedRedis::stop() {
+  watch_.reset();
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
   if (!waitExit(pid_, std::chrono::seconds(5))) {
