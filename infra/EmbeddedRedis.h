@@ -28,10 +28,12 @@ namespace bloomcast {
 
 struct EmbeddedRedisOptions {
   std::string dir;                          // DATA_DIR/redis
-  // "everysec": Redis 7 replies only after the AOF write(), so an acknowledged order survives
-  // kill -9 of redis-server or bloomcast; an OS crash or power loss may lose up to 1 s.
-  // "always" also survives those, at 0-35% of the order throughput (docs/perf.md, orders).
-  std::string appendfsync = "everysec";
+  // "always": Redis fsyncs the AOF before it sends the replies of an event-loop turn, so an
+  // acknowledged order survives kill -9 of redis-server or bloomcast, and power loss. Not
+  // "everysec": Redis 7.0 postpones the AOF write() (up to 2 s) while a background fsync runs,
+  // yet still replies, so kill -9 in that window loses acknowledged orders. The cost, 14-42% of
+  // the order throughput by orders in flight: docs/reliability.md, "Durability choice".
+  std::string appendfsync = "always";
   std::string redis_server = "redis-server";
   int start_timeout_ms = 10000;
 };

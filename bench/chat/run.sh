@@ -96,7 +96,7 @@ run_load() {
   grep '^RESULT ' "$dir/$label.out" >> "$dir/results" || { echo "run.sh: no result from $label" >&2; exit 1; }
 }
 
-# ---- bloomcast: embedded Redis (AOF everysec, as shipped), rate limits off ---------------------
+# ---- bloomcast: embedded Redis (AOF always, as shipped), rate limits off ---------------------
 port=$(free_port)
 "$bloomcast" serve --bind 127.0.0.1 --http-port "$port" --rtmp-port 0 --data-dir "$dir/bloomcast" \
   --admin-token "$admin_token" --rate-limits off --renditions source --log-level warn \

@@ -2,7 +2,8 @@
 # The Redis-side ceiling of the place-order script: redis-benchmark EVALSHA, 50 clients,
 # pipeline 16, unix socket, AOF as the embedded Redis runs it (no automatic rewrite: see
 # bench/orders/README.md).
-#   [N=requests] [C=clients] [P=pipeline] bench/orders/place_script_aof.sh always|everysec|no
+#   [N=requests] [C=clients] [P=pipeline] bench/orders/place_script_aof.sh always|everysec|no|off
+# (no: AOF on, fsync left to the kernel; off: no AOF at all)
 # Needs redis-server, redis-cli and redis-benchmark (Debian redis-tools). Uses a temp dir.
 set -euo pipefail
 mode=${1:-everysec}
@@ -12,7 +13,7 @@ trap 'redis-cli -s $dir/r.sock shutdown nosave >/dev/null 2>&1 || true; rm -rf $
 # The script text, straight from orders/OrderScripts.cc.
 python3 "$here/place_script.py" lua "$here/../../orders/OrderScripts.cc" > $dir/place.lua
 aof=(--appendonly yes --appendfsync $mode)
-[ "$mode" = no ] && aof=(--appendonly no)
+[ "$mode" = off ] && aof=(--appendonly no)
 redis-server --port 0 --unixsocket $dir/r.sock --dir $dir --save '' "${aof[@]}" \
   --auto-aof-rewrite-percentage 0 --daemonize yes --logfile $dir/log --pidfile $dir/pid
 for i in $(seq 50); do redis-cli -s $dir/r.sock ping >/dev/null 2>&1 && break; sleep 0.1; done

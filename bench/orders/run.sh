@@ -2,10 +2,10 @@
 # Orders through the HTTP API: bloomcast vs the Redis ceiling of its own place script vs a
 # Node.js + ioredis server of the same API, in one run, against one redis-server.
 #   bench/orders/run.sh [seconds=10] [connections=50]
-# Env: ROUNDS=5 (rounds of phase 1), AOF=everysec|always|no (appendfsync of the shared
-# redis-server; everysec is what the embedded Redis ships with), RB_N=200000 (redis-benchmark
-# requests), RB_P=16 (its pipeline), WRK_THREADS=2, SESSIONS=200 (buyers in rotation),
-# WARMUP_S=2 (unmeasured wrk run before each HTTP run), FLOOR_S=6 (each floor run),
+# Env: ROUNDS=5 (rounds of phase 1), AOF=everysec|always|no|off (appendfsync of the shared
+# redis-server, off: no AOF; everysec is the reference, always what the embedded Redis
+# ships with), RB_N=200000 (redis-benchmark requests), RB_P=16 (its pipeline), WRK_THREADS=2,
+# SESSIONS=200 (buyers in rotation), WARMUP_S=2 (unmeasured wrk run before each HTTP run), FLOOR_S=6 (each floor run),
 # SKIP_BUILD=1, KEEP=1 (keep the temp dir and logs).
 #
 # Phases, one after the other (each alone on the machine):
@@ -123,7 +123,7 @@ wait_healthy() {
 # is unchanged.
 mkdir -p "$dir/redis"
 aof_args=(--appendonly yes --appendfsync "$aof")
-[ "$aof" = no ] && aof_args=(--appendonly no)
+[ "$aof" = off ] && aof_args=(--appendonly no)
 redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir/redis" --save '' \
   "${aof_args[@]}" --auto-aof-rewrite-percentage 0 \
   --maxclients 10000 --timeout 0 --logfile "$dir/redis.log" &

@@ -606,7 +606,7 @@ TEST_F(RateLimits, OrdersPerSessionAndSessionsPerAddressAreLimited) {
 class StoreFailures : public OrdersFixture {
  protected:
   // AOF as the embedded Redis runs it (see docs/reliability.md).
-  void SetUp() override { start({"appendonly yes", "appendfsync everysec"}); }
+  void SetUp() override { start({"appendonly yes", "appendfsync always"}); }
 };
 
 TEST_F(StoreFailures, RedisKilledMidLoadEvery201IsStoredTheRestGot503) {
