@@ -17,6 +17,7 @@ int statusFor(std::string_view code) {
   if (code == "forbidden") return 403;
   if (code.ends_with("_not_found") || code == "not_found") return 404;
   if (code == "sold_out" || code == "limit_exceeded" || code == "stream_ended" ||
+      code == "flash_sale_ended" ||
       code == "sku_exists" || code == "order_expired" || code == "order_cancelled" ||
       code == "order_paid")
     return 409;

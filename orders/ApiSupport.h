@@ -5,8 +5,9 @@
 // Error codes and their statuses (docs/API.md lists them per call):
 //   400 bad_json, invalid_argument, idempotency_key_required
 //   401 unauthorized          403 forbidden            404 *_not_found
-//   409 sold_out, limit_exceeded, stream_ended, sku_exists, order_expired, order_cancelled,
-//       order_paid           422 idempotency_key_reused 429 rate_limited
+//   409 sold_out, limit_exceeded, stream_ended, flash_sale_ended, sku_exists, order_expired,
+//       order_cancelled, order_paid                    422 idempotency_key_reused
+//   429 rate_limited
 //   500 internal              503 store_unavailable
 //
 // Thread: loop thread. Pure helpers.

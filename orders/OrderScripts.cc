@@ -63,9 +63,14 @@ if mine[1] then
   if rsku ~= sku or rqty ~= qty_text then return {'idempotency_key_reused', mine[1]} end
   return {'replay', mine[1], ramt}
 end
-local status = redis.call('HGET', KEYS[1], 'status')
+local meta = redis.call('HMGET', KEYS[1], 'status', 'pinned_sku', 'pinned_ends_at_ms')
+local status = meta[1]
 if not status then return {'stream_not_found'} end
 if status == 'ended' then return {'stream_ended'} end
+-- The pinned product's flash sale is over: closed until it is pinned again (or unpinned).
+if meta[2] == sku and meta[3] and meta[3] ~= '' and tonumber(now) > tonumber(meta[3]) then
+  return {'flash_sale_ended'}
+end
 local p = redis.call('HMGET', KEYS[2], 'price_cents', 'limit_per_buyer', 'title_json')
 if not p[1] then return {'product_not_found'} end
 local stock = tonumber(redis.call('HGET', KEYS[3], sku)) or 0

@@ -20,6 +20,7 @@ namespace bloomcast::orders::scripts {
 //         ARGV: sku qty buyer idempotency_key now_ms user_json room max_events
 // -> {"created", SEQ, AMOUNT_CENTS} | {"replay", SEQ, AMOUNT_CENTS} |
 //    {"idempotency_key_reused", SEQ} | {"stream_not_found"} | {"stream_ended"} |
+//    {"flash_sale_ended"} (the SKU is pinned with a flash-sale end before now_ms) |
 //    {"product_not_found"} | {"sold_out", UNITS_LEFT} | {"limit_exceeded", UNITS_ALLOWED}
 // Writes (5): stock, order record + idempotency entry + buyer's units (one HSET), the stream's
 // and the minute's counters (one HSET), product leaderboard, event; then

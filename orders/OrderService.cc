@@ -27,6 +27,8 @@ Error refusal(const std::string& code, const RedisReply& reply) {
   std::string detail = replyText(element(reply, 1));
   if (code == "stream_not_found") return Error{code, "no such stream"};
   if (code == "stream_ended") return Error{code, "the stream has ended; orders are closed"};
+  if (code == "flash_sale_ended")
+    return Error{code, "the flash sale of this product has ended; it sells again when pinned again"};
   if (code == "product_not_found") return Error{code, "no such product on this stream"};
   if (code == "sold_out") return Error{code, "not enough stock; units left: " + detail};
   if (code == "limit_exceeded") return Error{code, "over the per-buyer limit; units still allowed: " + detail};

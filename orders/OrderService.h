@@ -80,8 +80,8 @@ class OrderService {
   OrderService(EventLoop& loop, RedisClient& redis, MetricsRegistry& metrics,
                OrderServiceOptions options);
 
-  // Errors: stream_not_found, stream_ended, product_not_found, sold_out, limit_exceeded,
-  // idempotency_key_reused, store_unavailable, internal.
+  // Errors: stream_not_found, stream_ended, flash_sale_ended, product_not_found, sold_out,
+  // limit_exceeded, idempotency_key_reused, store_unavailable, internal.
   void place(const PlaceRequest& request, int64_t now_ms, Callback<PlaceResult> cb);
 
   // buyer_id "" acts for the organizer or the stream's factory. Answers the order's status

@@ -202,6 +202,30 @@ TEST_F(Catalog, APinIsPublishedToTheRoomAndRecordedOnTheTimeline) {
   lt_.sync([&] { redis_->unsubscribe(keys::room(s.id)); });
 }
 
+TEST_F(Catalog, APinnedProductWhoseFlashSaleHasEndedSellsNoMoreUntilPinnedAgain) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "TEA", 100, 10);
+  addProduct(s.id, "CUP", 100, 10);
+  auto buyer = newSession();
+  int64_t ends = api::systemClockMs() + 400;
+  auto pin = [&](nlohmann::json body) { return call("POST", "/api/streams/" + s.id + "/pin", body, f.secret).status; };
+  ASSERT_EQ(pin({{"sku", "TEA"}, {"flash_sale_ends_at", ends}}), 200);
+  EXPECT_EQ(order(buyer, s.id, "TEA", 1, "during").status, 201) << "the sale is on";
+  // The event waited for is the end itself: the wall clock passing it.
+  ASSERT_TRUE(waitUntil([&] { return api::systemClockMs() > ends + 1; }));
+  auto refused = order(buyer, s.id, "TEA", 1, "after");
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(nlohmann::json::parse(refused.body)["error"], "flash_sale_ended");
+  EXPECT_EQ(order(buyer, s.id, "TEA", 1, "during").status, 200) << "a replay still gets its first answer";
+  EXPECT_EQ(order(buyer, s.id, "CUP", 1, "cup").status, 201) << "only the pinned product's sale ended";
+  EXPECT_EQ(stockOf(s.id, "TEA"), 9) << "the refused order took nothing";
+
+  ASSERT_EQ(pin({{"sku", "TEA"}}), 200);
+  EXPECT_EQ(order(buyer, s.id, "TEA", 1, "pinned-again").status, 201) << "pinned again without an end";
+  EXPECT_EQ(stockOf(s.id, "TEA"), 8);
+}
+
 TEST_F(Catalog, TheTimelineListsPinsAndUnpinsOldestFirstForAnyone) {
   auto f = createFactory();
   auto s = createStream(f);

@@ -8,6 +8,7 @@ const MESSAGES = {
   sold_out: '已售罄，下次早点来！',
   limit_exceeded: '超出每人限购数量',
   stream_ended: '直播已结束，暂停下单',
+  flash_sale_ended: '限时抢购已结束',
   sku_exists: '这个货号已经存在',
   rate_limited: '操作太频繁，请稍后再试',
   store_unavailable: '服务繁忙，请稍后再试',

@@ -166,6 +166,10 @@ function renderCard() {
   } else if (p.stock <= 0) {
     buy.disabled = true;
     buy.textContent = '已售罄';
+  } else if (p.flash_sale_ends_at && p.flash_sale_ends_at <= Date.now()) {
+    // The server refuses it too (409 flash_sale_ended) until the product is pinned again.
+    buy.disabled = true;
+    buy.textContent = '抢购已结束';
   } else if (!state.buying) {
     buy.disabled = false;
     buy.textContent = '立即购买';

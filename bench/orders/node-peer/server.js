@@ -48,7 +48,7 @@ function verifySession(token) {
 // ---- POST /api/orders --------------------------------------------------------------------------
 const statusOf = {
   created: 201, replay: 200, idempotency_key_reused: 422, stream_not_found: 404,
-  product_not_found: 404, stream_ended: 409, sold_out: 409, limit_exceeded: 409,
+  product_not_found: 404, stream_ended: 409, flash_sale_ended: 409, sold_out: 409, limit_exceeded: 409,
 };
 
 function reply(res, status, text) {
