@@ -45,8 +45,8 @@ auto publishedReply(std::string stream_id, std::string sku, std::string ok, Call
   };
 }
 
-// meta: HGETALL bc:{s:ID}:meta; stats: HMGET stats gmv_cents orders units viewers (the last
-// field is written by the chat part's room tick); likes: GET bc:{s:ID}:likes.
+// meta: HGETALL bc:{s:ID}:meta; stats: HMGET stats gmv_cents orders units viewers seq (viewers
+// is written by the chat part's room tick); likes: GET bc:{s:ID}:likes.
 std::optional<StreamInfo> streamFrom(const std::string& id, const RedisReply& meta,
                                      const RedisReply& stats, const RedisReply& likes) {
   if (meta.elements.empty()) return std::nullopt;
@@ -62,13 +62,14 @@ std::optional<StreamInfo> streamFrom(const std::string& id, const RedisReply& me
   s.orders = replyIntOr(element(stats, 1), 0);
   s.units = replyIntOr(element(stats, 2), 0);
   s.viewers = replyIntOr(element(stats, 3), 0);
+  s.placed = replyIntOr(element(stats, 4), 0);
   s.likes = replyIntOr(likes, 0);
   return s;
 }
 
 std::vector<std::vector<std::string>> streamCommands(const std::string& id) {
   return {{"HGETALL", keys::meta(id)},
-          {"HMGET", keys::stats(id), "gmv_cents", "orders", "units", "viewers"},
+          {"HMGET", keys::stats(id), "gmv_cents", "orders", "units", "viewers", "seq"},
           {"GET", keys::likes(id)}};
 }
 

@@ -42,8 +42,9 @@ struct StreamInfo {
   std::string pinned_sku;
   int64_t pinned_ends_at_ms = 0;  // 0: no flash-sale end
   int64_t gmv_cents = 0;
-  int64_t orders = 0;
+  int64_t orders = 0;  // net: placed, less cancelled and expired
   int64_t units = 0;
+  int64_t placed = 0;  // every order ever placed (the stats hash's seq): never goes down
   int64_t viewers = 0;  // the room's last published totals (chat part, "stats" and "likes" keys)
   int64_t likes = 0;
 };

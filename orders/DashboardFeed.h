@@ -38,7 +38,7 @@ class DashboardFeed : public WebSocketHandler {
   std::set<WebSocketConnection*> watchers_;
   Timer timer_;
   bool in_flight_ = false;
-  int64_t last_orders_ = -1;
+  int64_t last_placed_ = -1;
   int64_t last_at_ms_ = 0;
 };
 

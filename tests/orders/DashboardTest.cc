@@ -2,6 +2,7 @@
 // nobody else gets in.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "TestSupport.h"
@@ -45,7 +46,7 @@ TEST(Dashboard, TicksEverySecondWithGmvAndOrdersForTheOrganizerOnly) {
        {{"sku", "sock"}, {"title", "棉袜"}, {"price_cents", 1500}, {"stock", 10}}, admin);
   std::string buyer = json::parse(http("POST", b.base_url + "/api/sessions", R"({"name":"小李"})",
                                        {"Content-Type: application/json"}).body)["token"];
-  post(b, "/api/orders", {{"stream", id}, {"sku", "sock"}, {"qty", 2}, {"idempotency_key", "d1"}}, buyer);
+  auto first_order = post(b, "/api/orders", {{"stream", id}, {"sku", "sock"}, {"qty", 2}, {"idempotency_key", "d1"}}, buyer);
 
   ASSERT_TRUE(clients.waitFor(organizer, [](auto& m) {
     auto j = json::parse(m.back(), nullptr, false);
@@ -56,9 +57,25 @@ TEST(Dashboard, TicksEverySecondWithGmvAndOrdersForTheOrganizerOnly) {
   EXPECT_EQ(tick["units"], 2);
   EXPECT_EQ(tick["streams"][0]["id"], id);
   EXPECT_FALSE(tick["series"].empty());
+  EXPECT_EQ(tick["orders_placed"], 1);
   std::size_t before = clients.messages(organizer).size();
   ASSERT_TRUE(clients.waitFor(organizer, [&](auto& m) { return m.size() >= before + 2; }, std::chrono::seconds(4)))
       << "about one tick a second";
+
+  // A cancel and a new order: the net count stays at 1, yet an order was placed, and the tick
+  // that first counts it shows orders coming in.
+  post(b, "/api/orders/" + first_order["order_id"].get<std::string>() + "/cancel", json::object(), buyer);
+  post(b, "/api/orders", {{"stream", id}, {"sku", "sock"}, {"qty", 1}, {"idempotency_key", "d2"}}, buyer);
+  auto placed2 = [](const std::string& m) {
+    auto j = json::parse(m, nullptr, false);
+    return j.is_object() && j["orders_placed"] == 2;
+  };
+  ASSERT_TRUE(clients.waitFor(organizer, [&](auto& m) { return placed2(m.back()); }, std::chrono::seconds(5)));
+  auto all = clients.messages(organizer);
+  tick = json::parse(*std::find_if(all.begin(), all.end(), placed2));
+  EXPECT_EQ(tick["orders"], 1) << "net of the cancel";
+  EXPECT_EQ(tick["gmv_cents"], 1500);
+  EXPECT_GT(tick["orders_per_second"].get<double>(), 0.0);
 }
 
 }  // namespace
