@@ -107,6 +107,7 @@ int Server::run() {
   ingest::RtmpServerOptions rtmp_options;
   rtmp_options.bind_address = config_.bind_address;
   rtmp_options.port = config_.rtmp_port;
+  rtmp_options.key_recheck_ms = static_cast<uint64_t>(config_.publisher_recheck_ms);
   rtmp_ = std::make_unique<ingest::RtmpServer>(loop_, metrics_, *publish_gate_, *hls_, rtmp_options);
   if (auto r = rtmp_->start(); !r) {
     spdlog::error("{}", r.error().message);

@@ -76,6 +76,7 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
   else if (key == "hls_reconnect_window_ms") return setInt(c.hls_reconnect_window_ms, 0, 3600 * 1000);
   else if (key == "fanout_threads") return setInt(c.fanout_threads, 1, 16);
   else if (key == "fanout_slice") return setInt(c.fanout_slice, 16, 65536);
+  else if (key == "publisher_recheck_ms") return setInt(c.publisher_recheck_ms, 0, 3600 * 1000);
   else return std::unexpected(Error{"bad_config", "unknown setting"});
   return {};
 }
@@ -94,7 +95,7 @@ const std::vector<std::string>& configKeys() {
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
       "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
       "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip", "fanout_threads",
-      "fanout_slice"};
+      "fanout_slice", "publisher_recheck_ms"};
   return keys;
 }
 

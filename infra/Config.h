@@ -37,6 +37,9 @@ struct Config {
   int hls_reconnect_window_ms = 30000; // a publisher back within this continues the same playlists
   int fanout_threads = 2;  // threads writing one chat room's tick, the loop thread included (1..16)
   int fanout_slice = 256;  // recipients written per slice of a tick before the loop polls (16..65536)
+  // A live publisher's stream key is checked again this often: a rotated key or an ended stream
+  // cuts it off within it. 0 = only when the publish starts.
+  int64_t publisher_recheck_ms = 2000;
 };
 
 // One layer: setting name (TOML spelling) -> value as text, plus where it came from

@@ -25,6 +25,9 @@ struct RtmpServer::Connection {
   uint64_t last_read_ms = 0;
   uint64_t closing_since_ms = 0;
   std::string stream_id;
+  std::string stream_key;  // a secret: asked of the gate again while publishing, never logged
+  uint64_t key_checked_ms = 0;
+  bool rechecking = false;
   std::unique_ptr<MediaStreamSink> sink;
   StreamDescription description;
   uint8_t nalu_length_size = 4;
@@ -107,6 +110,8 @@ RtmpServer::RtmpServer(EventLoop& loop, MetricsRegistry& metrics, PublishGate& g
                               "Publish requests refused (unknown key, stream busy, bad app)");
   protocol_errors_ = metrics_.counter("bloomcast_rtmp_protocol_errors_total",
                                       "RTMP connections closed for malformed input or timeouts");
+  revoked_ = metrics_.counter("bloomcast_rtmp_publishers_revoked_total",
+                              "Live publishers cut off: their stream key was rotated or the stream ended");
   metrics_.gaugeCallback("bloomcast_rtmp_publishers", "Publishers live now",
                          [this] { return static_cast<double>(publishers_.size()); });
   metrics_.gaugeCallback("bloomcast_rtmp_connections", "RTMP connections open",
@@ -235,6 +240,7 @@ void RtmpServer::handleEvents(Connection& c, std::vector<RtmpEvent> events) {
         return;
       }
       c.phase = Connection::Phase::kAuthorizing;
+      c.stream_key = publish->stream_name;
       uint64_t id = c.id;
       // The key is a secret: it is never logged.
       gate_.authorize(publish->stream_name, [this, id](std::expected<std::string, Error> r) {
@@ -269,8 +275,10 @@ void RtmpServer::onAuthorized(uint64_t connection_id, std::expected<std::string,
   if (c.phase != Connection::Phase::kAuthorizing) return;
   std::string refusal;
   if (!result) {
-    refusal = result.error().code == "unknown_key" ? "unknown stream key"
-                                                   : "cannot check the stream key now; retry";
+    const std::string& code = result.error().code;
+    refusal = code == "unknown_key"    ? "unknown stream key"
+              : code == "stream_ended" ? "this stream has ended; set it offline to broadcast again"
+                                       : "cannot check the stream key now; retry";
     spdlog::warn("rtmp: {} publish refused: {} ({})", c.peer_ip, refusal, result.error().message);
   } else if (publishers_.contains(*result)) {
     refusal = "this stream already has a publisher";
@@ -284,6 +292,7 @@ void RtmpServer::onAuthorized(uint64_t connection_id, std::expected<std::string,
   }
   c.stream_id = *result;
   c.phase = Connection::Phase::kPublishing;
+  c.key_checked_ms = uv_now(loop_.uv());
   publishers_[c.stream_id] = c.id;
   c.description.stream_id = c.stream_id;
   c.description.publisher_ip = c.peer_ip;
@@ -485,6 +494,48 @@ void RtmpServer::sweep() {
     spdlog::warn("rtmp: {} closed: {}", c->peer_ip, why);
     close(*c, why);
   }
+  recheckKeys(now);
+}
+
+// Asks the gate again about each live publisher whose key was last checked key_recheck_ms ago.
+void RtmpServer::recheckKeys(uint64_t now_ms) {
+  if (options_.key_recheck_ms == 0) return;
+  std::vector<uint64_t> due;
+  for (auto& [id, c] : connections_) {
+    if (c->phase == Connection::Phase::kPublishing && !c->rechecking &&
+        now_ms - c->key_checked_ms >= options_.key_recheck_ms)
+      due.push_back(id);
+  }
+  // Apart from the loop above: the gate may answer at once (Redis disconnected).
+  for (uint64_t id : due) {
+    Connection& c = *connections_.at(id);
+    c.rechecking = true;
+    gate_.authorize(c.stream_key, [this, id, stream_id = c.stream_id](std::expected<std::string, Error> r) {
+      onRechecked(id, stream_id, std::move(r));
+    });
+  }
+}
+
+void RtmpServer::onRechecked(uint64_t connection_id, const std::string& stream_id,
+                             std::expected<std::string, Error> result) {
+  auto it = connections_.find(connection_id);
+  if (it == connections_.end()) return;
+  Connection& c = *it->second;
+  if (c.phase != Connection::Phase::kPublishing || c.stream_id != stream_id) return;
+  c.rechecking = false;
+  c.key_checked_ms = uv_now(loop_.uv());
+  if (result && *result == stream_id) return;
+  std::string why;
+  if (result) why = "stream key now names another stream";  // ids are in the key: never expected
+  else if (result.error().code == "unknown_key") why = "stream key revoked (rotated)";
+  else if (result.error().code == "stream_ended") why = "stream ended by its owner or the organizer";
+  if (why.empty()) {
+    spdlog::debug("rtmp: stream {} key not rechecked: {}", stream_id, result.error().message);
+    return;  // the store cannot answer now: the show goes on, asked again next time
+  }
+  revoked_->inc();
+  spdlog::warn("rtmp: {} publishing stream {} cut off: {}", c.peer_ip, stream_id, why);
+  close(c, why);
 }
 
 }  // namespace bloomcast::ingest

@@ -15,6 +15,11 @@
 // deadline while publishing, a cap on connections and on bytes queued for writing.
 // One publisher per stream: a second publish of a live stream is refused.
 //
+// A live publisher's key is asked of the gate again every key_recheck_ms (2 s): a key rotated
+// since (it leaked, say) or a stream its owner ended cuts the publisher off within that, on
+// whichever node it publishes to, with no message between nodes. When the gate cannot answer
+// (Redis down) the publisher carries on: an outage of the store must not end every show.
+//
 // Reading: each connection is read as its bytes arrive, until poll_from_publishers (8) streams
 // are live; from then on publishing connections are read by a timer every
 // publish_poll_interval_ms (10 ms): all publishers in one wake-up, each drained with recv()
@@ -51,6 +56,7 @@ struct RtmpServerOptions {
   std::size_t max_write_queue_bytes = 1 << 20;
   uint64_t publish_poll_interval_ms = 10;  // 0: read publishers as their bytes arrive, always
   std::size_t poll_from_publishers = 8;
+  uint64_t key_recheck_ms = 2000;  // 0: a key is checked only when its publish starts
 };
 
 class RtmpServer {
@@ -76,6 +82,9 @@ class RtmpServer {
   void onRead(Connection& c, const uint8_t* data, std::size_t size);
   void handleEvents(Connection& c, std::vector<RtmpEvent> events);
   void onAuthorized(uint64_t connection_id, std::expected<std::string, Error> result);
+  void recheckKeys(uint64_t now_ms);
+  void onRechecked(uint64_t connection_id, const std::string& stream_id,
+                   std::expected<std::string, Error> result);
   void handleMedia(Connection& c, bool is_video, uint32_t timestamp_ms, std::vector<uint8_t>& body);
   void flush(Connection& c);
   void endPublish(Connection& c, const std::string& why);
@@ -101,6 +110,7 @@ class RtmpServer {
   std::shared_ptr<Counter> bytes_in_;
   std::shared_ptr<Counter> refused_;
   std::shared_ptr<Counter> protocol_errors_;
+  std::shared_ptr<Counter> revoked_;
 };
 
 }  // namespace bloomcast::ingest

@@ -154,12 +154,15 @@ void Catalog::authorizePublish(const std::string& stream_key, Callback<std::stri
     cb(std::unexpected(Error{"forbidden", "unknown stream key"}));
     return;
   }
-  redis_.command({"HGET", keys::meta(id), "key_sha256"},
+  redis_.command({"HMGET", keys::meta(id), "key_sha256", "status"},
                  [id, hash = sha256Hex(stream_key), cb = std::move(cb)](RedisResult r) {
                    auto c = checked(r);
                    if (!c) return cb(std::unexpected(c.error()));
-                   if (!constantTimeEquals(hash, (*c)->str))
+                   const RedisReply& fields = **c;
+                   if (fields.elements.size() != 2 || !constantTimeEquals(hash, fields.elements[0].str))
                      return cb(std::unexpected(Error{"forbidden", "unknown stream key"}));
+                   if (fields.elements[1].str == "ended")
+                     return cb(std::unexpected(Error{"stream_ended", "the stream has ended"}));
                    cb(id);
                  });
 }

@@ -82,7 +82,9 @@ class Catalog {
   // The stream, when `who` may manage it: the organizer any stream, a factory its own
   // ("forbidden" otherwise), a buyer none ("forbidden"). Unknown stream: "stream_not_found".
   void authorizeStream(const Principal& who, const std::string& stream_id, Callback<StreamInfo> cb);
-  // Ingest: the stream id a stream key publishes to; "forbidden" for an unknown or wrong key.
+  // Ingest: the stream id a stream key publishes to; "forbidden" for an unknown or wrong key,
+  // "stream_ended" for the key of a stream its owner or the organizer ended. Asked again for
+  // a live publisher every few seconds: a rotated key or an ended stream cuts it off.
   void authorizePublish(const std::string& stream_key, Callback<std::string> cb);
   // True when `token` is the factory token of the factory owning `stream_id` (chat: host).
   void isStreamHost(const std::string& token, const std::string& stream_id, Callback<bool> cb);

@@ -65,7 +65,8 @@ class OrdersModule {
   ~OrdersModule();
 
   // Ingest: answers the stream id that `stream_key` may publish to; "forbidden" for a wrong or
-  // unknown key, "store_unavailable" when Redis does not answer. Callback on the loop thread.
+  // unknown key, "stream_ended" for an ended stream, "store_unavailable" when Redis does not
+  // answer. Callback on the loop thread.
   void authorizePublish(const std::string& stream_key,
                         std::function<void(std::expected<std::string, Error>)> cb);
   // Ingest: a publisher started (live) or stopped (offline). Fire and forget; failures are

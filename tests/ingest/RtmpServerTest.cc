@@ -26,10 +26,13 @@ using test::waitUntil;
 class KeyTable : public PublishGate {
  public:
   void authorize(const std::string& key, Answer answer) override {
+    bool down = false;
     {
       std::lock_guard lock(mu);
       ++authorizations;
+      down = store_down_after_first && authorizations > 1;
     }
+    if (down) return answer(std::unexpected(Error{"store_unavailable", "Redis is down"}));
     if (key == "k3y-of-s1") answer(std::string("s1"));
     else if (key == "k3y-of-s2") answer(std::string("s2"));
     else answer(std::unexpected(Error{"unknown_key", "no stream has this key"}));
@@ -44,6 +47,7 @@ class KeyTable : public PublishGate {
   }
   std::mutex mu;
   int authorizations = 0;
+  bool store_down_after_first = false;  // every check after the first: the store cannot answer
   std::vector<std::string> live, offline;
 };
 
@@ -99,6 +103,7 @@ class RtmpServerTest : public ::testing::TestWithParam<std::size_t> {
       options.port = 0;
       options.idle_timeout_ms = 1500;
       options.poll_from_publishers = GetParam();
+      options.key_recheck_ms = 200;
       server_ = std::make_unique<RtmpServer>(lt_.loop(), metrics_, gate_, sinks_, options);
       ASSERT_TRUE(server_->start().has_value());
       port_ = server_->port();
@@ -186,6 +191,31 @@ TEST_P(RtmpServerTest, FfmpegPublishDeliversConfigsEveryFrameAndKeyframesAtTheGo
   EXPECT_NEAR(audio_frames, 4 * 44100 / 1024, 3);
   EXPECT_EQ(gate_.live, std::vector<std::string>{"s1"});
   EXPECT_EQ(gate_.offline, std::vector<std::string>{"s1"});
+}
+
+// A live publisher's key is asked again while it publishes (a rotated key or an ended stream
+// cut it off: tests/app/PublisherRevocationTest.cc). When the store cannot answer, the show
+// goes on: every frame arrives and the publish ends only when the encoder stops.
+TEST_P(RtmpServerTest, ALivePublisherWhoseKeyCannotBeRecheckedPublishesOn) {
+  {
+    std::lock_guard lock(gate_.mu);
+    gate_.store_down_after_first = true;
+  }
+  auto ffmpeg = publish("k3y-of-s1", 3, true);
+  ASSERT_EQ(ffmpeg->wait(std::chrono::seconds(60)), 0) << ffmpeg->output();
+  ASSERT_TRUE(waitUntil([&] { std::lock_guard l(recording_.mu); return !recording_.ends.empty(); }));
+  {
+    std::lock_guard lock(gate_.mu);
+    EXPECT_GE(gate_.authorizations, 3) << "the key was asked again while publishing";
+    EXPECT_EQ(gate_.live, std::vector<std::string>{"s1"});
+  }
+  std::lock_guard lock(recording_.mu);
+  EXPECT_EQ(recording_.opened, 1);
+  int video_frames = 0;
+  for (const auto& p : recording_.packets)
+    if (p->type == MediaType::kVideo && !p->is_config) ++video_frames;
+  EXPECT_EQ(video_frames, 90) << "3 s at 30 fps, every frame";
+  EXPECT_NE(metrics_.render().find("bloomcast_rtmp_publishers_revoked_total 0"), std::string::npos);
 }
 
 TEST_P(RtmpServerTest, UnknownStreamKeyIsRefusedAndClosed) {

@@ -83,6 +83,7 @@ async function refreshStats() {
     $('#pin-state').textContent = body.pinned ? `讲解中：${body.pinned.sku}` + (body.pinned.flash_sale_ends_at
       ? `（限时抢购至 ${new Date(body.pinned.flash_sale_ends_at).toLocaleTimeString('zh-CN', { hour12: false })}）` : '') : '当前没有讲解商品';
     $('#end-show').disabled = body.status === 'ended';
+    $('#reopen-show').hidden = body.status !== 'ended';
   } catch (e) { /* shown on the next action */ }
 }
 
@@ -144,9 +145,18 @@ $('#unpin').addEventListener('click', async () => {
 });
 
 $('#end-show').addEventListener('click', async () => {
-  if (!confirm('确定结束这场直播吗？结束后不能再下单。')) return;
+  if (!confirm('确定结束这场直播吗？推流会在几秒内断开，观众也不能再下单。')) return;
   try {
     await api('POST', `/api/streams/${state.current}/status`, { token, body: { status: 'ended' } });
+    refreshStats();
+  } catch (e) { showError(e); }
+});
+
+// An ended show takes neither orders nor a publisher until it is reopened (status offline).
+$('#reopen-show').addEventListener('click', async () => {
+  try {
+    await api('POST', `/api/streams/${state.current}/status`, { token, body: { status: 'offline' } });
+    toast('已重新开播：可以推流和下单了', 'ok');
     refreshStats();
   } catch (e) { showError(e); }
 });
@@ -156,7 +166,7 @@ $('#rotate-key').addEventListener('click', async () => {
     const { body } = await api('POST', `/api/streams/${state.current}/key`, { token });
     localStorage.setItem(keyStore(state.current), JSON.stringify(body));
     renderKey(state.current);
-    toast('已生成新的推流密钥，旧密钥已失效', 'ok');
+    toast('已生成新的推流密钥：旧密钥已失效，用旧密钥的推流几秒内断开', 'ok');
   } catch (e) { showError(e); }
 });
 
