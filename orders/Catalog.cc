@@ -73,14 +73,70 @@ std::vector<std::vector<std::string>> streamCommands(const std::string& id) {
           {"GET", keys::likes(id)}};
 }
 
+// Every member of a catalog index (a ZSET in creation order), one ZRANGE page after another.
+// Members are only ever added, after the others (their score is the creation time), so pages
+// by rank neither skip nor repeat one; a stream created during the walk may be left out.
+struct IdWalk : std::enable_shared_from_this<IdWalk> {
+  IdWalk(RedisClient& redis, std::string index, std::size_t page, Callback<std::vector<std::string>> done)
+      : redis(redis), index(std::move(index)), page(page), done(std::move(done)) {}
+
+  void next() {
+    std::size_t first = ids.size();
+    redis.command({"ZRANGE", index, std::to_string(first), std::to_string(first + page - 1)},
+                  [self = shared_from_this()](RedisResult r) { self->onPage(r); });
+  }
+  void onPage(const RedisResult& r) {
+    auto c = checked(r);
+    if (!c) return done(std::unexpected(c.error()));
+    for (const auto& member : (*c)->elements) ids.push_back(member.str);
+    if ((*c)->elements.size() < page) return done(std::move(ids));
+    next();
+  }
+
+  RedisClient& redis;
+  std::string index;
+  std::size_t page;
+  std::vector<std::string> ids;
+  Callback<std::vector<std::string>> done;
+};
+
+// Loads `ids` a page at a time, one page's batch in flight at once: `load` reads one page.
+template <typename T>
+struct PagedLoad : std::enable_shared_from_this<PagedLoad<T>> {
+  using Loader = std::function<void(std::vector<std::string>, Callback<std::vector<T>>)>;
+  PagedLoad(std::vector<std::string> ids, std::size_t page, Loader load, Callback<std::vector<T>> done)
+      : ids(std::move(ids)), page(page), load(std::move(load)), done(std::move(done)) {}
+
+  void next() {
+    if (next_index >= ids.size()) return done(std::move(out));
+    std::size_t count = std::min(page, ids.size() - next_index);
+    auto first = ids.begin() + static_cast<std::ptrdiff_t>(next_index);
+    next_index += count;
+    load(std::vector<std::string>(first, first + static_cast<std::ptrdiff_t>(count)),
+         [self = this->shared_from_this()](std::expected<std::vector<T>, Error> part) {
+           if (!part) return self->done(std::unexpected(part.error()));
+           for (auto& item : *part) self->out.push_back(std::move(item));
+           self->next();
+         });
+  }
+
+  std::vector<std::string> ids;
+  std::size_t page;
+  Loader load;
+  Callback<std::vector<T>> done;
+  std::size_t next_index = 0;
+  std::vector<T> out;
+};
+
 }  // namespace
 
 Catalog::Catalog(RedisClient& redis, const Sessions& sessions, std::string admin_token,
-                 std::size_t max_timeline)
+                 std::size_t max_timeline, std::size_t list_page)
     : redis_(redis),
       sessions_(sessions),
       admin_token_(std::move(admin_token)),
-      max_timeline_(std::to_string(max_timeline)) {
+      max_timeline_(std::to_string(max_timeline)),
+      list_page_(std::max<std::size_t>(list_page, 1)) {
   redis_.registerScript("orders.create_product", scripts::kCreateProduct);
   redis_.registerScript("orders.pin", scripts::kPin);
   redis_.registerScript("orders.update_product", scripts::kUpdateProduct);
@@ -207,24 +263,27 @@ void Catalog::createFactory(const std::string& name, int64_t now_ms, Callback<Id
 }
 
 void Catalog::listFactories(Callback<std::vector<FactoryInfo>> cb) {
-  redis_.command(
-      {"ZRANGE", std::string(keys::kFactories), "0", std::to_string(kMaxStreams - 1)},
-      [this, cb = std::move(cb)](RedisResult r) mutable {
-        auto c = checked(r);
-        if (!c) return cb(std::unexpected(c.error()));
-        std::vector<FactoryInfo> out;
-        std::vector<std::vector<std::string>> cmds;
-        for (const auto& e : (*c)->elements) {
-          out.push_back(FactoryInfo{e.str, ""});
-          cmds.push_back({"HGET", keys::factory(e.str), "name"});
-        }
-        runBatch(redis_, std::move(cmds),
-                 [out = std::move(out), cb = std::move(cb)](auto replies) mutable {
-                   if (!replies) return cb(std::unexpected(replies.error()));
-                   for (std::size_t i = 0; i < out.size(); ++i) out[i].name = (*replies)[i].str;
-                   cb(std::move(out));
-                 });
-      });
+  auto names = [this](std::vector<std::string> ids, Callback<std::vector<FactoryInfo>> done) {
+    std::vector<FactoryInfo> out;
+    std::vector<std::vector<std::string>> cmds;
+    for (auto& id : ids) {
+      cmds.push_back({"HGET", keys::factory(id), "name"});
+      out.push_back(FactoryInfo{std::move(id), ""});
+    }
+    runBatch(redis_, std::move(cmds), [out = std::move(out), done = std::move(done)](auto replies) mutable {
+      if (!replies) return done(std::unexpected(replies.error()));
+      for (std::size_t i = 0; i < out.size(); ++i) out[i].name = (*replies)[i].str;
+      done(std::move(out));
+    });
+  };
+  std::make_shared<IdWalk>(redis_, std::string(keys::kFactories), list_page_,
+                           [this, names, cb = std::move(cb)](auto ids) mutable {
+                             if (!ids) return cb(std::unexpected(ids.error()));
+                             std::make_shared<PagedLoad<FactoryInfo>>(std::move(*ids), list_page_, names,
+                                                                      std::move(cb))
+                                 ->next();
+                           })
+      ->next();
 }
 
 void Catalog::createStream(const std::string& factory_id, const std::string& title,
@@ -284,15 +343,18 @@ void Catalog::getStream(const std::string& stream_id, Callback<StreamInfo> cb) {
   });
 }
 
+void Catalog::listStreamIds(Callback<std::vector<std::string>> cb) {
+  std::make_shared<IdWalk>(redis_, std::string(keys::kStreams), list_page_, std::move(cb))->next();
+}
+
 void Catalog::listStreams(Callback<std::vector<StreamInfo>> cb) {
-  redis_.command({"ZRANGE", std::string(keys::kStreams), "0", std::to_string(kMaxStreams - 1)},
-                 [this, cb = std::move(cb)](RedisResult r) mutable {
-                   auto c = checked(r);
-                   if (!c) return cb(std::unexpected(c.error()));
-                   std::vector<std::string> ids;
-                   for (const auto& e : (*c)->elements) ids.push_back(e.str);
-                   loadStreams(std::move(ids), std::move(cb));
-                 });
+  listStreamIds([this, cb = std::move(cb)](auto ids) mutable {
+    if (!ids) return cb(std::unexpected(ids.error()));
+    auto load = [this](std::vector<std::string> page, Callback<std::vector<StreamInfo>> done) {
+      loadStreams(std::move(page), std::move(done));
+    };
+    std::make_shared<PagedLoad<StreamInfo>>(std::move(*ids), list_page_, load, std::move(cb))->next();
+  });
 }
 
 void Catalog::loadStreams(std::vector<std::string> ids, Callback<std::vector<StreamInfo>> cb) {

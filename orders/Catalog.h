@@ -69,11 +69,14 @@ struct IdAndSecret {
 
 class Catalog {
  public:
-  static constexpr std::size_t kMaxStreams = 10000;  // listed at most
+  // Lists of streams and factories have no cap: they are read this many at a time (one ZRANGE
+  // page of ids, then one pipelined batch of reads for those), so no single Redis reply or
+  // batch grows with the campaign.
+  static constexpr std::size_t kListPage = 1000;
   static constexpr std::size_t kMaxProductsPerStream = 1000;
 
   Catalog(RedisClient& redis, const Sessions& sessions, std::string admin_token,
-          std::size_t max_timeline);
+          std::size_t max_timeline, std::size_t list_page = kListPage);
 
   // ---- identities ----------------------------------------------------------------------------
   // The principal of "Authorization: Bearer TOKEN": the admin token (organizer), a factory
@@ -98,8 +101,10 @@ class Catalog {
   // A new stream key; the old one stops working at once.
   void rotateStreamKey(const std::string& stream_id, Callback<std::string> cb);
   void getStream(const std::string& stream_id, Callback<StreamInfo> cb);
-  // Streams in creation order (at most kMaxStreams), with their counters.
+  // Every stream in creation order, with its counters.
   void listStreams(Callback<std::vector<StreamInfo>> cb);
+  // Every stream's id, in creation order.
+  void listStreamIds(Callback<std::vector<std::string>> cb);
   // status: offline | live | ended, as the organizer or owner sets it. Unknown stream:
   // "stream_not_found".
   void setStreamStatus(const std::string& stream_id, const std::string& status, Callback<bool> cb);
@@ -138,6 +143,7 @@ class Catalog {
   const Sessions& sessions_;
   std::string admin_token_;
   std::string max_timeline_;
+  std::size_t list_page_;
 };
 
 }  // namespace bloomcast::orders

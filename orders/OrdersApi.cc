@@ -199,11 +199,9 @@ void OrdersApi::listOrders(HttpRequest& req, HttpResponder r) {
     if (stream_id.empty()) {
       if (who.role != Role::Organizer)
         return r.send(api::errorResponse(Error{"forbidden", "exporting every stream needs the organizer's token"}));
-      return catalog_.listStreams([this, r](std::expected<std::vector<StreamInfo>, Error> list) {
-        if (!list) return r.send(api::errorResponse(list.error()));
-        std::vector<std::string> ids;
-        for (const auto& s : *list) ids.push_back(s.id);
-        exportCsv(std::move(ids), r);
+      return catalog_.listStreamIds([this, r](std::expected<std::vector<std::string>, Error> ids) {
+        if (!ids) return r.send(api::errorResponse(ids.error()));
+        exportCsv(std::move(*ids), r);
       });
     }
     catalog_.authorizeStream(who, stream_id, [this, r, format, after, limit](std::expected<StreamInfo, Error> s) {

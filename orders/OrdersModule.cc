@@ -47,7 +47,8 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
                            MetricsRegistry& metrics, OrdersOptions options)
     : options_(std::move(options)), sweep_timer_(loop) {
   sessions_ = std::make_unique<Sessions>(options_.admin_token);
-  catalog_ = std::make_unique<Catalog>(redis, *sessions_, options_.admin_token, options_.max_timeline);
+  catalog_ = std::make_unique<Catalog>(redis, *sessions_, options_.admin_token, options_.max_timeline,
+                                       options_.list_page);
   orders_ = std::make_unique<OrderService>(
       loop, redis, metrics,
       OrderServiceOptions{options_.order_expiry_ms, options_.expiry_interval_ms, options_.max_events,

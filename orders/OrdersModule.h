@@ -48,6 +48,7 @@ struct OrdersOptions {
   std::size_t expire_calls_per_pass = 10;
   std::size_t max_events = 1000000;    // per stream event stream, MAXLEN ~
   std::size_t max_timeline = 10000;    // per stream replay timeline, MAXLEN ~
+  std::size_t list_page = 1000;        // streams / factories read per page (Catalog::kListPage)
   RateLimit orders_per_session{2, 10};
   RateLimit orders_per_ip{100, 400};
   RateLimit sessions_per_ip{2, 20};

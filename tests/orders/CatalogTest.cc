@@ -97,6 +97,14 @@ TEST_F(Catalog, IngestChecksStreamKeysAndARotatedKeyReplacesTheOld) {
   EXPECT_NE(rotated, s.secret);
   EXPECT_EQ(authorizePublish(s.secret).error().code, "forbidden");
   EXPECT_EQ(*authorizePublish(rotated), s.id);
+
+  // An ended stream takes no publisher (a live one is cut off at its next re-check: ingest's
+  // PublisherRevocation tests) until it is reopened.
+  ASSERT_EQ(call("POST", "/api/streams/" + s.id + "/status", {{"status", "ended"}}, f.secret).status, 200);
+  EXPECT_EQ(authorizePublish(rotated).error().code, "stream_ended");
+  EXPECT_EQ(authorizePublish(s.secret).error().code, "forbidden") << "a wrong key is told nothing more";
+  ASSERT_EQ(call("POST", "/api/streams/" + s.id + "/status", {{"status", "offline"}}, f.secret).status, 200);
+  EXPECT_EQ(*authorizePublish(rotated), s.id);
 }
 
 TEST_F(Catalog, IngestSetsTheStatusAndAnEndedStreamStaysEndedAndTakesNoOrders) {
@@ -130,6 +138,45 @@ TEST_F(Catalog, IngestSetsTheStatusAndAnEndedStreamStaysEndedAndTakesNoOrders) {
   lt_.sync([&] { module_->setPublishStatus(s.id, true); });
   EXPECT_EQ(nlohmann::json::parse(get("/api/streams/" + s.id).body)["status"], "live");
   EXPECT_EQ(order(buyer, s.id, "A", 1, "k4").status, 201);
+}
+
+// Lists are read a page at a time (Catalog::kListPage, 1000; 2 here): every stream and factory
+// is listed, counted in GMV and exported, however many pages they take.
+class CatalogPaged : public OrdersFixture {
+ protected:
+  void SetUp() override {
+    start({}, [](OrdersOptions& o) { o.list_page = 2; });
+  }
+};
+
+TEST_F(CatalogPaged, ListsGmvAndTheExportCoverEveryStreamAcrossPages) {
+  std::vector<Created> factories = {createFactory("一厂"), createFactory("二厂"), createFactory("三厂")};
+  std::vector<std::string> streams;
+  auto buyer = newSession();
+  for (int i = 0; i < 5; ++i) {
+    auto s = createStream(factories[static_cast<std::size_t>(i % 3)], "场次" + std::to_string(i));
+    addProduct(s.id, "P", 100 * (i + 1), 10);
+    ASSERT_EQ(order(buyer, s.id, "P", 1, "k" + std::to_string(i)).status, 201);
+    streams.push_back(s.id);
+  }
+
+  auto listed = nlohmann::json::parse(get("/api/streams").body)["streams"];
+  std::vector<std::string> ids;
+  for (const auto& s : listed) ids.push_back(s["id"]);
+  EXPECT_EQ(ids, streams) << "all five, in creation order";
+  EXPECT_EQ(nlohmann::json::parse(get("/api/factories", kAdmin).body)["factories"].size(), 3u);
+
+  auto gmv = nlohmann::json::parse(get("/api/gmv", kAdmin).body);
+  EXPECT_EQ(gmv["gmv_cents"], 100 + 200 + 300 + 400 + 500);
+  EXPECT_EQ(gmv["orders"], 5);
+  EXPECT_EQ(gmv["streams"].size(), 5u);
+  ASSERT_EQ(gmv["factories"].size(), 3u);
+  EXPECT_EQ(gmv["factories"][0]["gmv_cents"], 200 + 500) << "二厂: streams 1 and 4";
+
+  auto csv = get("/api/orders?format=csv", kAdmin);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 1 + 5) << csv.body;
+  for (const auto& id : streams) EXPECT_NE(csv.body.find("," + id + ","), std::string::npos) << id;
 }
 
 TEST_F(Catalog, ProductsAreValidatedAndListedWithStockLeft) {
