@@ -17,9 +17,8 @@ int64_t nowMs() {
 
 }  // namespace
 
-DashboardFeed::DashboardFeed(EventLoop& loop, RedisClient& redis, HttpServer& http, GmvService& gmv,
-                             std::string admin_token)
-    : redis_(redis), gmv_(gmv), admin_token_(std::move(admin_token)), timer_(loop) {
+DashboardFeed::DashboardFeed(EventLoop& loop, HttpServer& http, GmvService& gmv, std::string admin_token)
+    : gmv_(gmv), admin_token_(std::move(admin_token)), timer_(loop) {
   http.websocket("/ws/dashboard", this);
   timer_.start(1000, 1000, [this] { tick(); });
 }
@@ -50,20 +49,11 @@ void DashboardFeed::tick() {
       for (auto* w : watchers_) w->send(frame, true);
       return;
     }
-    // Viewers: one pipelined HGET per live stream.
-    auto shared = std::make_shared<GmvSnapshot>(std::move(*snapshot));
-    auto pending = std::make_shared<int>(0);
-    auto viewers = std::make_shared<int64_t>(0);
-    for (const auto& s : shared->streams) {
-      if (s.status != "live") continue;
-      ++*pending;
-      redis_.command({"HGET", "bc:{s:" + s.id + "}:stats", "viewers"},
-                     [this, shared, pending, viewers](RedisResult r) {
-                       if (r && r->type == RedisReply::Type::String) *viewers += std::atoll(r->str.c_str());
-                       if (--*pending == 0) publish(*shared, *viewers);
-                     });
-    }
-    if (*pending == 0) publish(*shared, 0);
+    // Viewers: each live stream's count, read with its counters in the snapshot.
+    int64_t viewers = 0;
+    for (const auto& s : snapshot->streams)
+      if (s.status == "live") viewers += s.viewers;
+    publish(*snapshot, viewers);
   });
 }
 

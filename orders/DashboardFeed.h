@@ -13,7 +13,6 @@
 
 #include "infra/EventLoop.h"
 #include "infra/HttpServer.h"
-#include "infra/RedisClient.h"
 #include "infra/WebSocket.h"
 #include "orders/GmvService.h"
 
@@ -21,8 +20,7 @@ namespace bloomcast::orders {
 
 class DashboardFeed : public WebSocketHandler {
  public:
-  DashboardFeed(EventLoop& loop, RedisClient& redis, HttpServer& http, GmvService& gmv,
-                std::string admin_token);
+  DashboardFeed(EventLoop& loop, HttpServer& http, GmvService& gmv, std::string admin_token);
 
   void onOpen(WebSocketConnection& conn) override;
   void onText(WebSocketConnection& conn, std::string_view text) override;
@@ -32,7 +30,6 @@ class DashboardFeed : public WebSocketHandler {
   void tick();
   void publish(const GmvSnapshot& snapshot, int64_t viewers);
 
-  RedisClient& redis_;
   GmvService& gmv_;
   std::string admin_token_;
   std::set<WebSocketConnection*> watchers_;

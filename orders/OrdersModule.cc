@@ -54,7 +54,7 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
       OrderServiceOptions{options_.order_expiry_ms, options_.expiry_interval_ms, options_.max_events,
                           options_.expire_batch, options_.expire_calls_per_pass, options_.clock});
   gmv_ = std::make_unique<GmvService>(redis, *catalog_);
-  dashboard_ = std::make_unique<DashboardFeed>(loop, redis, http, *gmv_, options_.admin_token);
+  dashboard_ = std::make_unique<DashboardFeed>(loop, http, *gmv_, options_.admin_token);
 
   CatalogApiOptions catalog_options;
   catalog_options.public_base = [this, &http] {

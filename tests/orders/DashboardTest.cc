@@ -76,6 +76,20 @@ TEST(Dashboard, TicksEverySecondWithGmvAndOrdersForTheOrganizerOnly) {
   EXPECT_EQ(tick["orders"], 1) << "net of the cancel";
   EXPECT_EQ(tick["gmv_cents"], 1500);
   EXPECT_GT(tick["orders_per_second"].get<double>(), 0.0);
+
+  // Viewers: the chat rooms' counts of the live streams. Two viewers join this stream's room
+  // once it is live.
+  post(b, "/api/streams/" + id + "/status", {{"status", "live"}}, admin);
+  for (const char* name : {"甲", "乙"}) {
+    std::string token = json::parse(http("POST", b.base_url + "/api/sessions", json{{"name", name}}.dump(),
+                                         {"Content-Type: application/json"}).body)["token"];
+    ASSERT_TRUE(clients.waitOpen(clients.connect(b.http_port, "/ws?room=" + id + "&token=" + token)));
+  }
+  ASSERT_TRUE(clients.waitFor(organizer, [](auto& m) {
+    auto j = json::parse(m.back(), nullptr, false);
+    return j.is_object() && j["viewers"] == 2;
+  }, std::chrono::seconds(5))) << clients.messages(organizer).back();
+  EXPECT_EQ(json::parse(clients.messages(organizer).back())["live_streams"], 1);
 }
 
 }  // namespace
