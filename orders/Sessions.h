@@ -13,11 +13,18 @@
 // the admin token therefore signs every viewer out; viewers simply take a new session. Nothing
 // about sessions is stored in Redis, so a Redis dump cannot forge them.
 //
-// Thread: loop thread (the HMAC state is reused between calls). Owned by OrdersModule.
+// A viewer sends the same token with every order and chat frame, so tokens verified lately are
+// remembered (kCacheSlots of them): a token seen again costs a hash and a constant-time
+// comparison instead of the HMAC and the parse, ~5% of an order's CPU. Its age is checked on
+// every use all the same.
+//
+// Thread: loop thread (the HMAC state and the cache are reused between calls). Owned by
+// OrdersModule.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "infra/Crypto.h"
 #include "orders/ViewerName.h"
@@ -33,6 +40,7 @@ struct Session {
 class Sessions {
  public:
   static constexpr int64_t kDefaultMaxAgeS = 30 * 24 * 3600;
+  static constexpr std::size_t kCacheSlots = 4096;  // tokens remembered (~1 MiB at most)
 
   explicit Sessions(std::string_view admin_token, int64_t max_age_s = kDefaultMaxAgeS);
 
@@ -44,9 +52,19 @@ class Sessions {
  private:
   std::string sign(std::string_view payload) const;
   void signInto(std::string_view payload, std::string& out) const;  // appends
+  std::optional<Session> verifyAnew(std::string_view token) const;
+  bool fresh(int64_t issued_s, int64_t now_s) const;
+
+  // A direct-mapped table indexed by a hash of the token. Each slot keeps the whole token, so a
+  // colliding token (crafted or not) only evicts the one there: it never passes for it.
+  struct Verified {
+    std::string token;  // "" = empty slot
+    Session session;
+  };
 
   HmacSha256 hmac_;
   mutable std::string signature_;  // verify()'s scratch
+  mutable std::vector<Verified> verified_;  // kCacheSlots, allocated at the first verify
   int64_t max_age_s_;
 };
 

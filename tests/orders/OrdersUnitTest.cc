@@ -91,6 +91,7 @@ TEST(Sessions, AnIssuedTokenVerifiesWithItsIdentity) {
 TEST(Sessions, AnyTamperingIsRefused) {
   Sessions s("admin-secret");
   std::string token = s.issue(Session{"0123456789abcdef", "bob", 1000});
+  ASSERT_TRUE(s.verify(token, 1000).has_value()) << "remembered from here on";
   for (std::size_t i = 0; i < token.size(); ++i) {
     std::string t = token;
     t[i] = t[i] == 'a' ? 'b' : 'a';
@@ -104,11 +105,34 @@ TEST(Sessions, AnyTamperingIsRefused) {
   EXPECT_FALSE(Sessions("other").verify(token, 1000).has_value());
 }
 
+// Tokens verified lately are remembered; with more tokens than slots, each still verifies to
+// its own identity (evicted ones are verified again), and the same token seen again is answered
+// the same.
+TEST(Sessions, ManyMoreTokensThanRememberedEachVerifyToTheirOwnIdentity) {
+  Sessions s("admin-secret");
+  std::vector<std::string> tokens;
+  for (std::size_t i = 0; i < Sessions::kCacheSlots + 1000; ++i) {
+    char uid[17];
+    std::snprintf(uid, sizeof uid, "%016zx", i);
+    tokens.push_back(s.issue(Session{uid, "买家" + std::to_string(i), 1000}));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      auto v = s.verify(tokens[i], 1000);
+      ASSERT_TRUE(v.has_value()) << "round " << round << ", token " << i;
+      char uid[17];
+      std::snprintf(uid, sizeof uid, "%016zx", i);
+      ASSERT_EQ(v->user_id, uid);
+      ASSERT_EQ(v->name, "买家" + std::to_string(i));
+    }
+  }
+}
+
 TEST(Sessions, TokensAgeOut) {
   Sessions s("k", 3600);
   std::string token = s.issue(Session{"0123456789abcdef", "bob", 1000});
   EXPECT_TRUE(s.verify(token, 1000 + 3600).has_value());
-  EXPECT_FALSE(s.verify(token, 1000 + 3601).has_value());
+  EXPECT_FALSE(s.verify(token, 1000 + 3601).has_value()) << "a remembered token ages out too";
   EXPECT_FALSE(s.verify(token, 1000 - 301).has_value()) << "issued in the future";
 }
 
