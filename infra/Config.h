@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "infra/Error.h"
+#include "infra/TrustedProxies.h"
 
 namespace bloomcast {
 
@@ -37,6 +38,9 @@ struct Config {
   int hls_reconnect_window_ms = 30000; // a publisher back within this continues the same playlists
   int fanout_threads = 2;  // threads writing one chat room's tick, the loop thread included (1..16)
   int fanout_slice = 256;  // recipients written per slice of a tick before the loop polls (16..65536)
+  // Reverse proxies whose X-Forwarded-For names the client: addresses and CIDR blocks, as a
+  // list ("10.0.0.0/8,::1"). Empty: none, the header is ignored.
+  TrustedProxies trusted_proxies = {};
 };
 
 // One layer: setting name (TOML spelling) -> value as text, plus where it came from
