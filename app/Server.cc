@@ -84,6 +84,12 @@ int Server::run() {
   // Benchmarks drive thousands of connections from 127.0.0.1 with --rate-limits off.
   http_options.max_connections_per_ip =
       config_.rate_limits ? static_cast<std::size_t>(config_.max_connections_per_ip) : 0;
+  // Behind a TLS-terminating proxy: its X-Forwarded-For names the client, and the proxy is not
+  // held to max_connections_per_ip.
+  http_options.trusted_proxies = config_.trusted_proxies;
+  if (!config_.trusted_proxies.empty())
+    spdlog::info("http: X-Forwarded-For is read from {} trusted proxy address block(s)",
+                 config_.trusted_proxies.networks().size());
   http_options.websocket.fanout_threads = static_cast<unsigned>(config_.fanout_threads);
   http_options.websocket.fanout_slice = static_cast<std::size_t>(config_.fanout_slice);
   http_ = std::make_unique<HttpServer>(loop_, metrics_, http_options);

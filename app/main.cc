@@ -5,6 +5,7 @@
 //   bloomcast serve [--config FILE] [--http-port 8080] [--rtmp-port 1935] [--data-dir DIR]
 //                   [--redis redis://HOST:PORT | unix:PATH] [--admin-token TOKEN]
 //                   [--log-level info] [--renditions source,720p,480p,360p] [--rate-limits on|off]
+//                   [--trusted-proxies ADDRESS[/BITS],... (repeatable)]
 //
 // Each flag is also BLOOMCAST_<NAME> in the environment and <name> in the TOML file; flags win
 // over the environment, which wins over the file, which wins over the defaults.

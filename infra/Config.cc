@@ -77,6 +77,12 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
   else if (key == "fanout_threads") return setInt(c.fanout_threads, 1, 16);
   else if (key == "fanout_slice") return setInt(c.fanout_slice, 16, 65536);
   else if (key == "publisher_recheck_ms") return setInt(c.publisher_recheck_ms, 0, 3600 * 1000);
+  else if (key == "trusted_proxies") {
+    // An empty list is allowed: a later layer may take back what an earlier one trusted.
+    auto set = TrustedProxies::parse(splitList(value));
+    if (!set) return std::unexpected(Error{"bad_config", set.error().message});
+    c.trusted_proxies = std::move(*set);
+  }
   else return std::unexpected(Error{"bad_config", "unknown setting"});
   return {};
 }
@@ -95,7 +101,7 @@ const std::vector<std::string>& configKeys() {
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
       "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
       "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip", "fanout_threads",
-      "fanout_slice", "publisher_recheck_ms"};
+      "fanout_slice", "publisher_recheck_ms", "trusted_proxies"};
   return keys;
 }
 
@@ -160,7 +166,11 @@ ConfigLayer configLayerFromEnvironment(char** envp) {
 void ConfigFlags::addTo(CLI::App& app) {
   app_ = &app;
   app.add_option("--config", config_file_, "TOML configuration file");
-  for (const auto& key : configKeys()) app.add_option(flagName(key), raw_[key]);
+  for (const auto& key : configKeys()) {
+    CLI::Option* option = app.add_option(flagName(key), raw_[key]);
+    // A list may also be given one flag at a time: --trusted-proxies A --trusted-proxies B.
+    if (key == "trusted_proxies") option->join(',');
+  }
 }
 
 ConfigLayer ConfigFlags::flagLayer() const {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "infra/Error.h"
+#include "infra/TrustedProxies.h"
 
 namespace bloomcast {
 
@@ -40,6 +41,9 @@ struct Config {
   // A live publisher's stream key is checked again this often: a rotated key or an ended stream
   // cuts it off within it. 0 = only when the publish starts.
   int64_t publisher_recheck_ms = 2000;
+  // Reverse proxies whose X-Forwarded-For names the client: addresses and CIDR blocks, as a
+  // list ("10.0.0.0/8,::1"). Empty: none, the header is ignored.
+  TrustedProxies trusted_proxies = {};
 };
 
 // One layer: setting name (TOML spelling) -> value as text, plus where it came from

@@ -245,7 +245,9 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
     }
 
     // The names this parser acts on differ in length: one comparison per field at most.
-    enum class Known { ContentLength, TransferEncoding, Connection, Upgrade, Expect, Authorization, ContentType };
+    enum class Known {
+      ContentLength, TransferEncoding, Connection, Upgrade, Expect, Authorization, ContentType, ForwardedFor
+    };
     Known known;
     std::string_view known_name;
     switch (name.size()) {
@@ -255,6 +257,7 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
       case 12: known = Known::ContentType, known_name = "content-type"; break;
       case 13: known = Known::Authorization, known_name = "authorization"; break;
       case 14: known = Known::ContentLength, known_name = "content-length"; break;
+      case 15: known = Known::ForwardedFor, known_name = "x-forwarded-for"; break;
       case 17: known = Known::TransferEncoding, known_name = "transfer-encoding"; break;
       default: continue;
     }
@@ -280,6 +283,11 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
       case Known::Expect: h.expect_continue |= equalsIgnoreCase(value, "100-continue"); break;
       case Known::Authorization: h.authorization.assign(value); break;
       case Known::ContentType: h.content_type.assign(value); break;
+      case Known::ForwardedFor:
+        // Several fields are one list (RFC 9110 5.3), in the order they came.
+        if (!h.forwarded_for.empty()) h.forwarded_for.push_back(',');
+        h.forwarded_for.append(value);
+        break;
     }
   }
   h.keep_alive = h.minor_version == 1 ? !connection_close : connection_keep_alive && !connection_close;

@@ -28,6 +28,11 @@ namespace bloomcast {
 struct HttpHeadLimits {
   std::size_t max_head_bytes = 8 * 1024;
   std::size_t max_fields = 64;
+  // X-Forwarded-For elements HttpServer walks, from the right, before it gives up on the header
+  // and keeps the proxy's address (TrustedProxies::clientFrom; not used by the parser). A real
+  // chain of proxies is a handful of hops; the bound keeps a long list of trusted addresses
+  // from costing more than that.
+  std::size_t max_forwarded_for_elements = 32;
 };
 
 struct HttpRequestHead {
@@ -42,6 +47,9 @@ struct HttpRequestHead {
   bool upgrade_websocket = false;  // "Upgrade: websocket" with "Connection: upgrade"
   std::string authorization;
   std::string content_type;
+  // Every X-Forwarded-For field's value, in order, joined by ','; "" when there is none. Only a
+  // trusted proxy's is read (TrustedProxies.h).
+  std::string forwarded_for;
 
   // Back to the values above, the strings emptied but keeping their storage (a head parsed
   // into a used result).
@@ -57,6 +65,7 @@ struct HttpRequestHead {
     upgrade_websocket = false;
     authorization.clear();
     content_type.clear();
+    forwarded_for.clear();
   }
 };
 

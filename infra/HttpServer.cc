@@ -32,7 +32,8 @@ struct HttpConnection {
   };
   uv_tcp_t tcp{};
   HttpServer* server = nullptr;  // null once the server is destroyed
-  std::string ip;
+  std::string ip;  // the TCP peer
+  bool peer_trusted = false;  // ip is a trusted proxy: X-Forwarded-For names the client
   std::string in;  // read, not yet parsed
   State state = State::Head;
   std::shared_ptr<HttpExchange> exchange;
@@ -279,10 +280,14 @@ HttpServer::HttpServer(EventLoop& loop, MetricsRegistry& metrics, HttpServerOpti
   metrics_.gaugeCallback("bloomcast_http_requests_in_flight", "HTTP requests not yet answered",
                          [this] { return static_cast<double>(in_flight_); });
   metrics_.gaugeCallback("bloomcast_http_connections", "Open HTTP and WebSocket connections",
-                         [this] { return static_cast<double>(connections_.size() + ws_ip_.size()); });
+                         [this] { return static_cast<double>(connections_.size() + ws_addresses_.size()); });
   refused_connections_ = metrics_.counter(
       "bloomcast_http_connections_refused_total",
       "Connections closed at accept because their address held max_connections_per_ip");
+  forwarded_for_invalid_ = metrics_.counter(
+      "bloomcast_http_forwarded_for_invalid_total",
+      "Requests from trusted proxies whose X-Forwarded-For could not be read (an element not an "
+      "address, or too many elements); they kept the proxy's address");
 }
 
 namespace {
@@ -329,17 +334,20 @@ void HttpServer::countClosed(const std::string& ip) {
 }
 
 void HttpServer::wsOpened(lws* wsi) {
-  auto [it, fresh] = ws_ip_.emplace(wsi, peerAddress(lws_get_socket_fd(wsi)));
-  if (fresh) countOpen(it->second);
+  int fd = lws_get_socket_fd(wsi);
+  std::string peer = peerAddress(fd);
+  std::string client = fd == adopting_fd_ ? adopting_client_ : peer;
+  auto [it, fresh] = ws_addresses_.emplace(wsi, WsAddresses{std::move(peer), std::move(client)});
+  if (fresh) countOpen(it->second.peer);
   ws_awaiting_upgrade_.insert(wsi);
 }
 
 void HttpServer::wsClosed(lws* wsi) {
   ws_awaiting_upgrade_.erase(wsi);
-  auto it = ws_ip_.find(wsi);
-  if (it == ws_ip_.end()) return;
-  countClosed(it->second);
-  ws_ip_.erase(it);
+  auto it = ws_addresses_.find(wsi);
+  if (it == ws_addresses_.end()) return;
+  countClosed(it->second.peer);
+  ws_addresses_.erase(it);
 }
 
 HttpServer::~HttpServer() { destroy(); }
@@ -457,7 +465,8 @@ void HttpServer::onConnection(uv_stream_t* listener, int status) {
   int len = sizeof peer;
   uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&peer), &len);
   c->ip = peerAddress(peer);
-  if (!server->admitConnection(c->ip)) {
+  c->peer_trusted = server->options_.trusted_proxies.contains(c->ip);
+  if (!c->peer_trusted && !server->admitConnection(c->ip)) {
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete connectionOf(h); });
     return;
   }
@@ -554,6 +563,7 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   if (parsed.kind == HttpHeadResult::Kind::Invalid) {
     c.in.clear();
     ex->request.method = "?";
+    ex->request.remote_ip = c.ip;  // for the log line: no head to read a forwarded client from
     ex->close_after = true;
     const auto& e = parsed.error;
     std::string code = e.status == 431 ? "header_too_large" : e.status == 505 ? "http_version_not_supported" : "bad_request";
@@ -569,7 +579,8 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   req.query = std::move(head.query);
   req.authorization = head.authorization;
   req.content_type = head.content_type;
-  req.remote_ip = c.ip;
+  if (c.peer_trusted && !head.forwarded_for.empty()) resolveForwardedClient(c, head.forwarded_for, req.remote_ip);
+  else req.remote_ip = c.ip;
   ex->keep_alive = head.keep_alive;
   ex->http10 = head.minor_version == 0;
 
@@ -578,7 +589,7 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
     --in_flight_;
     c.exchange.reset();
     ex->conn = nullptr;
-    handOverToWebSockets(c);
+    handOverToWebSockets(c, req.remote_ip);
     return;
   }
   c.in.erase(0, head_bytes);
@@ -624,12 +635,31 @@ void HttpServer::bodyComplete(HttpConnection& c) {
   dispatch(ex);
 }
 
-void HttpServer::handOverToWebSockets(HttpConnection& c) {
+void HttpServer::resolveForwardedClient(const HttpConnection& c, std::string_view forwarded_for,
+                                        std::string& out) {
+  auto found = options_.trusted_proxies.clientFrom(forwarded_for, head_limits_.max_forwarded_for_elements);
+  switch (found.kind) {
+    case ForwardedClient::Kind::Found:
+      formatIpAddress(found.address, out);
+      return;
+    case ForwardedClient::Kind::Invalid:
+      forwarded_for_invalid_->inc();
+      spdlog::debug("http: X-Forwarded-For from {} not used ({}); the request keeps the proxy's address",
+                    c.ip, found.why);
+      break;
+    case ForwardedClient::Kind::Absent:
+      break;
+  }
+  out = c.ip;
+}
+
+void HttpServer::handOverToWebSockets(HttpConnection& c, const std::string& client) {
   uv_os_fd_t fd = -1;
   uv_fileno(reinterpret_cast<uv_handle_t*>(&c.tcp), &fd);
   // The libuv handle owns its descriptor and closes it; lws gets a duplicate of the socket.
   int ws_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   int dup_errno = errno;
+  adopting_client_ = client;  // before the close: `client` may belong to the connection's exchange
   std::string buffered = std::move(c.in);
   closeConnection(c);
   if (ws_fd < 0 || !vhost_) {
@@ -638,8 +668,10 @@ void HttpServer::handOverToWebSockets(HttpConnection& c) {
     return;
   }
   // On failure lws closes ws_fd itself. lws calls back during the adoption; each callback
-  // counts itself in in_callback_.
+  // counts itself in in_callback_, and wsOpened takes the client from adopting_client_.
+  adopting_fd_ = ws_fd;
   lws_adopt_socket_vhost_readbuf(vhost_, ws_fd, buffered.data(), buffered.size());
+  adopting_fd_ = -1;
 }
 
 void HttpServer::respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpResponse response) {
@@ -946,8 +978,9 @@ void HttpServer::completed(HttpExchange& ex) {
     counter = metrics_.counter("bloomcast_http_responses_total", "HTTP responses by status",
                                {{"code", std::to_string(status)}});
   counter->inc();
-  if (status >= 500) spdlog::warn("http: {} {} -> {}", ex.request.method, ex.request.path, status);
-  else spdlog::debug("http: {} {} -> {}", ex.request.method, ex.request.path, status);
+  const HttpRequest& q = ex.request;
+  if (status >= 500) spdlog::warn("http: {} {} -> {} (client {})", q.method, q.path, status, q.remote_ip);
+  else spdlog::debug("http: {} {} -> {} (client {})", q.method, q.path, status, q.remote_ip);
 }
 
 // ---- WebSockets (lws) -------------------------------------------------------------------------
@@ -971,7 +1004,13 @@ int HttpServer::callback(lws* wsi, lws_callback_reasons reason, void* user, void
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
       server->ws_awaiting_upgrade_.erase(wsi);
       return server->websockets_.callback(wsi, reason, in, len);
-    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_ESTABLISHED: {
+      // (Not `found ? "" : client`: that conditional is a std::string temporary.)
+      std::string_view client;
+      if (auto addresses = server->ws_addresses_.find(wsi); addresses != server->ws_addresses_.end())
+        client = addresses->second.client;
+      return server->websockets_.callback(wsi, reason, in, len, client);
+    }
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLOSED:

@@ -27,6 +27,11 @@
 // byte (slowloris); an idle keep-alive connection is closed after keepalive_timeout_s; an answer
 // the client does not read for keepalive_timeout_s closes the connection.
 //
+// Behind a reverse proxy: a request whose TCP peer is in options.trusted_proxies gets its
+// client address (HttpRequest::remote_ip, WebSocketConnection::remoteIp) from X-Forwarded-For,
+// walked as TrustedProxies.h says; from any other peer the header is ignored. With no trusted
+// proxies this costs one flag test per request.
+//
 // Thread: loop thread only. Owned by app/, which registers routes before start().
 #include <libwebsockets.h>
 #include <uv.h>
@@ -50,6 +55,7 @@
 #include "infra/HttpParser.h"
 #include "infra/Metrics.h"
 #include "infra/Router.h"
+#include "infra/TrustedProxies.h"
 #include "infra/WebSocket.h"
 
 namespace bloomcast {
@@ -64,6 +70,8 @@ struct HttpRequest {
   std::string body;
   std::string authorization;  // raw Authorization header
   std::string content_type;
+  // The client's address: the TCP peer, or behind a trusted proxy the client X-Forwarded-For
+  // names (HttpServerOptions::trusted_proxies). IPv4 as a dotted quad, IPv6 as RFC 5952 text.
   std::string remote_ip;
 
   // The token of "Authorization: Bearer TOKEN", or "".
@@ -127,6 +135,10 @@ struct HttpServerOptions {
   // (closed at once, counted). 0 = no cap. Mobile carriers put many viewers behind one address,
   // so the default is generous; it stops a single host from exhausting file descriptors.
   std::size_t max_connections_per_ip = 1000;
+  // Peers whose X-Forwarded-For names the client (TrustedProxies.h); empty: the header is
+  // ignored and every client is its TCP peer. A trusted peer is a proxy carrying many clients,
+  // so max_connections_per_ip does not apply to it.
+  TrustedProxies trusted_proxies = {};
   WebSocketLimits websocket = {};
 };
 
@@ -186,7 +198,10 @@ class HttpServer {
   void finishExchange(HttpConnection& c);
   void endConnection(HttpConnection& c);  // close after the answer: shut writes, drain reads
   void closeConnection(HttpConnection& c);
-  void handOverToWebSockets(HttpConnection& c);
+  // Hands the connection to lws; `client` is the request's remote_ip, for the WebSocket.
+  void handOverToWebSockets(HttpConnection& c, const std::string& client);
+  // Sets `out` to the client of a request from a trusted peer, from its X-Forwarded-For.
+  void resolveForwardedClient(const HttpConnection& c, std::string_view forwarded_for, std::string& out);
   uint64_t deadlineAfter(std::chrono::milliseconds d) const;
   void sweep();
   void completed(HttpExchange& ex);
@@ -217,16 +232,26 @@ class HttpServer {
   std::size_t in_flight_ = 0;
   int in_callback_ = 0;  // > 0 while lws is calling us: WebSocket frames then wait for a writable turn
   // Per-address connection accounting for max_connections_per_ip: HTTP connections by their
-  // HttpConnection, WebSockets (once lws has them) by their wsi.
+  // HttpConnection, WebSockets (once lws has them) by their wsi. Counted by TCP peer; a trusted
+  // proxy is counted but never refused.
   bool admitConnection(const std::string& ip);
   void countOpen(const std::string& ip);
   void countClosed(const std::string& ip);
   void wsOpened(lws* wsi);
   void wsClosed(lws* wsi);
+  struct WsAddresses {
+    std::string peer;    // the TCP peer: what the connection is counted under
+    std::string client;  // the upgrade request's remote_ip: WebSocketConnection::remoteIp()
+  };
   std::unordered_map<std::string, std::size_t> connections_by_ip_;
-  std::unordered_map<lws*, std::string> ws_ip_;
+  std::unordered_map<lws*, WsAddresses> ws_addresses_;
   std::unordered_set<lws*> ws_awaiting_upgrade_;
+  // The socket being adopted by lws and its client, while lws_adopt_socket_vhost_readbuf runs
+  // (wsOpened is called inside it).
+  int adopting_fd_ = -1;
+  std::string adopting_client_;
   std::shared_ptr<Counter> refused_connections_;
+  std::shared_ptr<Counter> forwarded_for_invalid_;
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::shared_ptr<Histogram> latency_;
   std::map<int, std::shared_ptr<Counter>> responses_by_status_;

@@ -289,7 +289,8 @@ void WebSocketHub::sweep() {
   }
 }
 
-int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len) {
+int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len,
+                           std::string_view remote_ip) {
   switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       std::string path = lwsHeader(wsi, WSI_TOKEN_GET_URI);
@@ -302,9 +303,13 @@ int WebSocketHub::callback(lws* wsi, lws_callback_reasons reason, void* in, std:
       c->id_ = next_id_++;
       c->path_ = lwsHeader(wsi, WSI_TOKEN_GET_URI);
       c->query_ = lwsQuery(wsi);
-      char ip[64] = {0};
-      lws_get_peer_simple(wsi, ip, sizeof ip);
-      c->remote_ip_ = ip;
+      if (!remote_ip.empty()) {
+        c->remote_ip_ = remote_ip;
+      } else {
+        char ip[64] = {0};
+        lws_get_peer_simple(wsi, ip, sizeof ip);
+        c->remote_ip_ = ip;
+      }
       auto route = routes_.find(c->path_);
       if (route == routes_.end()) {
         delete c;

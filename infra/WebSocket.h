@@ -97,6 +97,8 @@ class WebSocketConnection {
   const std::string& path() const { return path_; }
   const std::map<std::string, std::string>& query() const { return query_; }
   std::string queryOr(const std::string& name, std::string fallback = "") const;
+  // The client's address: the upgrade request's HttpRequest::remote_ip (behind a trusted proxy,
+  // the client its X-Forwarded-For names).
   const std::string& remoteIp() const { return remote_ip_; }
 
   // Queues a frame; see the header comment for what happens when the queue is full.
@@ -174,8 +176,10 @@ class WebSocketHub {
   bool hasRoutes() const { return !routes_.empty(); }
   bool hasRoute(const std::string& path) const { return routes_.contains(path); }
   // Handles the WebSocket callback reasons of the lws protocol; returns lws's expected result
-  // or -1 to close.
-  int callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len);
+  // or -1 to close. `remote_ip` (ESTABLISHED): the client's address as HttpServer resolved it
+  // for the upgrade request (behind a trusted proxy, from X-Forwarded-For); "" = lws's peer.
+  int callback(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len,
+               std::string_view remote_ip = {});
   std::size_t connections() const { return connections_.size(); }
 
   // Sends `frames`, in this order, to every connection in `to` (see the header comment). The

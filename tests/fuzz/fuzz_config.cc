@@ -45,6 +45,10 @@ void checkRanges(const Config& c) {
   check(within(c.order_expiry_s, 1, 7 * 24 * 3600));
   check(within(c.hls_segment_ms, 500, 10000));
   check(within(c.hls_reconnect_window_ms, 0, 3600 * 1000));
+  for (const IpNetwork& n : c.trusted_proxies.networks()) {
+    check(within(n.prefix_bits, 0, 128));
+    check(n.contains(n.base));
+  }
 }
 
 }  // namespace

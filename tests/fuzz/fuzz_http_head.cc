@@ -36,7 +36,8 @@ bool sameHead(const HttpRequestHead& a, const HttpRequestHead& b) {
          a.minor_version == b.minor_version && a.keep_alive == b.keep_alive &&
          a.content_length == b.content_length && a.transfer_encoding == b.transfer_encoding &&
          a.expect_continue == b.expect_continue && a.upgrade_websocket == b.upgrade_websocket &&
-         a.authorization == b.authorization && a.content_type == b.content_type;
+         a.authorization == b.authorization && a.content_type == b.content_type &&
+         a.forwarded_for == b.forwarded_for;
 }
 
 bool sameResult(const HttpHeadResult& a, const HttpHeadResult& b) {
@@ -74,6 +75,7 @@ void checkComplete(std::string_view input, const HttpHeadResult& r, const HttpHe
   if (h.content_length) check(*h.content_length < 1'000'000'000'000'000'000u);
   checkFieldValue(h.authorization);
   checkFieldValue(h.content_type);
+  checkFieldValue(h.forwarded_for);
 
   // The head alone is the same head; any strict prefix of it is still waiting for bytes.
   auto alone = parseRequestHead(head, limits);

@@ -15,10 +15,11 @@ TEST(ConfigFuzz, MutatedTomlNeverCrashesAndErrorsNameTheirSource) {
       {"http_port = 8080\nrtmp_port = 1935\nrenditions = [\"source\", \"720p\"]\n",
        "bind = \"127.0.0.1\"\nrate_limits = false\nmax_body_bytes = 16384\n",
        "data_dir = \"/tmp/x\"\nlog_level = \"warn\"\nhls_segment_ms = 2000\n[section]\nk = 1\n",
-       "renditions = \"source,480p:800\"\nadmin_token = 'abc'\norder_expiry_s = 900\n"},
+       "renditions = \"source,480p:800\"\nadmin_token = 'abc'\norder_expiry_s = 900\n",
+       "trusted_proxies = [\"10.0.0.0/8\", \"::1\", \"fd00::/8\"]\nmax_connections_per_ip = 1000\n"},
       {"=", "\"", "'", "[", "]", "{", "}", ",", "\n", "#", "\\u0000", "1e999", "-1", "99999999999999999999",
        "true", "\"\"\"", "[[a]]", "inf", "nan", "0x10", "1979-05-27T07:32:00Z", "max_connections_per_ip = ",
-       "renditions = [", "http_port = ", "\xff", "好"});
+       "trusted_proxies = [\"10.0.0.0/8\", ", "/33", "::ffff:", "renditions = [", "http_port = ", "\xff", "好"});
   int applied = 0, refused = 0;
   for (int i = 0; i < 100000; ++i) {
     std::string text = mutator.next();

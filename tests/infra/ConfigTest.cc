@@ -136,6 +136,67 @@ TEST(Config, FanoutSettingsAreBounded) {
   }
 }
 
+// trusted_proxies: none by default (X-Forwarded-For ignored); a TOML array, a comma list in
+// the environment, and the flag given as a list or once per entry; a bad entry is an error
+// naming it, the layer and the setting.
+TEST(Config, TrustedProxiesFromEveryLayer) {
+  std::vector<std::string> no_env;
+  auto empty_env = envBlock(no_env);
+  auto defaults = resolveConfig(Parsed({}).flags, empty_env.data());
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_TRUE(defaults->trusted_proxies.empty());
+
+  auto toml = configLayerFromToml("trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"::1\", \"fd00::/8\"]\n", "c.toml");
+  ASSERT_TRUE(toml.has_value()) << toml.error().message;
+  Config from_file;
+  ASSERT_TRUE(applyConfigLayer(from_file, *toml).has_value());
+  EXPECT_EQ(from_file.trusted_proxies.networks().size(), 4u);
+  EXPECT_TRUE(from_file.trusted_proxies.contains("10.20.30.40"));
+  EXPECT_TRUE(from_file.trusted_proxies.contains("127.0.0.1"));
+  EXPECT_TRUE(from_file.trusted_proxies.contains("::1"));
+  EXPECT_TRUE(from_file.trusted_proxies.contains("fd00::5"));
+  EXPECT_FALSE(from_file.trusted_proxies.contains("127.0.0.2"));
+
+  std::vector<std::string> storage = {"BLOOMCAST_TRUSTED_PROXIES=192.168.0.0/16, 172.16.0.0/12"};
+  auto env = envBlock(storage);
+  auto from_env = resolveConfig(Parsed({}).flags, env.data());
+  ASSERT_TRUE(from_env.has_value()) << from_env.error().message;
+  EXPECT_EQ(from_env->trusted_proxies.networks().size(), 2u);
+  EXPECT_TRUE(from_env->trusted_proxies.contains("172.20.0.1"));
+
+  for (auto args : {std::vector<std::string>{"--trusted-proxies", "10.0.0.0/8,::1"},
+                    std::vector<std::string>{"--trusted-proxies", "10.0.0.0/8", "--trusted-proxies", "::1"}}) {
+    auto flags = resolveConfig(Parsed(args).flags, env.data());
+    ASSERT_TRUE(flags.has_value()) << flags.error().message;
+    EXPECT_EQ(flags->trusted_proxies.networks().size(), 2u) << "the flag replaces the environment's list";
+    EXPECT_TRUE(flags->trusted_proxies.contains("10.1.1.1"));
+    EXPECT_TRUE(flags->trusted_proxies.contains("::1"));
+    EXPECT_FALSE(flags->trusted_proxies.contains("192.168.0.1"));
+  }
+  auto cleared = resolveConfig(Parsed({"--trusted-proxies", ""}).flags, env.data());
+  ASSERT_TRUE(cleared.has_value()) << cleared.error().message;
+  EXPECT_TRUE(cleared->trusted_proxies.empty()) << "a later layer may take the list back";
+}
+
+TEST(Config, ABadTrustedProxyIsAnErrorNamingTheEntry) {
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.300", "proxy.internal", "10.1.2.3/8", "::1/129"}) {
+    Config c;
+    auto r = applyConfigLayer(c, ConfigLayer{"c.toml", {{"trusted_proxies", std::string("127.0.0.1, ") + bad}}});
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code, "bad_config");
+    EXPECT_NE(r.error().message.find("c.toml: trusted_proxies: '" + std::string(bad) + "'"), std::string::npos)
+        << r.error().message;
+  }
+  Parsed p({"--trusted-proxies", "127.0.0.1", "--trusted-proxies", "localhost"});
+  std::vector<std::string> storage;
+  auto env = envBlock(storage);
+  auto r = resolveConfig(p.flags, env.data());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("command line: trusted_proxies: 'localhost' is not an IPv4 or IPv6 address"),
+            std::string::npos)
+      << r.error().message;
+}
+
 TEST(Config, BrokenTomlReportsTheLine) {
   auto r = configLayerFromToml("http_port = 1\nrtmp_port = = 2\n", "bad.toml");
   ASSERT_FALSE(r.has_value());

@@ -38,6 +38,7 @@ void expectOnlyDefaultFields(const HttpRequestHead& h) {
   EXPECT_FALSE(h.upgrade_websocket);
   EXPECT_EQ(h.authorization, "");
   EXPECT_EQ(h.content_type, "");
+  EXPECT_EQ(h.forwarded_for, "");
 }
 
 // A GET with `fields` (each ending in CRLF) after the request line.
@@ -72,9 +73,10 @@ TEST(HttpParser, ParsingIntoAUsedResultLeavesNothingOfTheLastHead) {
   std::string every = "POST /a%20b?x=1 HTTP/1.0\r\nAuthorization: Bearer t\r\n"
                       "Content-Type: text/plain\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
                       "Expect: 100-continue\r\nConnection: keep-alive, upgrade\r\n"
-                      "Upgrade: websocket\r\n\r\n";
+                      "Upgrade: websocket\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n";
   ASSERT_EQ(parseRequestHead(every, {}, r), Kind::Complete);
   ASSERT_EQ(r.head.authorization, "Bearer t");
+  ASSERT_EQ(r.head.forwarded_for, "203.0.113.9");
   ASSERT_TRUE(r.head.upgrade_websocket);
 
   std::string plain = get("/b");
@@ -135,6 +137,21 @@ TEST(HttpParser, OnlyTheNamesThemselvesInAnyCaseAreActedOn) {
   EXPECT_EQ(other.content_length, std::nullopt);
   EXPECT_EQ(other.authorization, "a");
   EXPECT_EQ(other.content_type, "");
+}
+
+// X-Forwarded-For is kept as one list: several fields joined in order (RFC 9110 5.3), each
+// value trimmed; what it means is TrustedProxies' to say, not the parser's.
+TEST(HttpParser, XForwardedForFieldsAreJoinedInOrder) {
+  EXPECT_EQ(headOf(get("/", "X-Forwarded-For: 203.0.113.9, 10.0.0.2\r\n")).forwarded_for, "203.0.113.9, 10.0.0.2");
+  EXPECT_EQ(headOf(get("/", "x-forwarded-for:  198.51.100.1 \r\nHost: a\r\nX-FORWARDED-FOR: 203.0.113.9,10.0.0.2\r\n"))
+                .forwarded_for,
+            "198.51.100.1,203.0.113.9,10.0.0.2");
+  EXPECT_EQ(headOf(get("/", "X-Forwarded-For:\r\nX-Forwarded-For: 203.0.113.9\r\n")).forwarded_for, "203.0.113.9");
+  EXPECT_EQ(headOf(get("/", "X-Forwarded-For: not an address\r\n")).forwarded_for, "not an address");
+  // Fields of the same length are other fields (Accept-Encoding and Accept-Language are 15 too).
+  auto other = headOf(get("/", "Accept-Encoding: gzip\r\nAccept-Language: zh-CN\r\nX-Forwarded-Fox: 1.2.3.4\r\n"));
+  EXPECT_EQ(other.forwarded_for, "");
+  EXPECT_EQ(refusal(get("/", "X-Forwarded-For: 1.2.3.4\x01\r\n")), 400);
 }
 
 TEST(HttpParser, ContentLengthLimits) {

@@ -47,7 +47,7 @@ class HttpServerTest : public ::testing::Test {
         r.send(HttpResponse::json(200, {{"method", req.method}, {"path", req.path},
                                         {"params", req.params}, {"query", req.query},
                                         {"body", req.body}, {"auth", req.authorization},
-                                        {"type", req.content_type}}));
+                                        {"type", req.content_type}, {"remote_ip", req.remote_ip}}));
       };
       server_->route("GET", "/api/inspect/:id", inspect);
       server_->route("POST", "/api/inspect/:id", inspect);
@@ -431,12 +431,113 @@ TEST_F(HttpServerTest, IdleAndTrickledConnectionsAreClosedAtTheirDeadlines) {
   lt_.sync([&] { quick.reset(); });
 }
 
+// With no trusted proxy (the default) X-Forwarded-For is ignored: a client cannot choose its
+// own address.
+TEST_F(HttpServerTest, XForwardedForIsIgnoredWhenNoProxyIsTrusted) {
+  auto r = http("GET", base_ + "/api/inspect/ip", "", {"X-Forwarded-For: 203.0.113.9"});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["remote_ip"], "127.0.0.1");
+}
+
 TEST_F(HttpServerTest, CountsResponsesInMetrics) {
   http("GET", base_ + "/api/streams/1");
   http("GET", base_ + "/nope");
   std::string text = metrics_.render();
   EXPECT_NE(text.find("bloomcast_http_responses_total{code=\"200\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("bloomcast_http_responses_total{code=\"404\"} 1"), std::string::npos);
+}
+
+// ---- behind a reverse proxy ---------------------------------------------------------------
+
+// A server that trusts 127.0.0.1 as its proxy. Every 127.x.y.z is this host, so RawSocket can
+// be the proxy (from 127.0.0.1) or a client reaching the server directly (from 127.0.0.9).
+class HttpServerBehindProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    lt_.sync([&] {
+      HttpServerOptions options{"127.0.0.1", 0, 1024};
+      options.trusted_proxies = *TrustedProxies::parse({"127.0.0.1", "10.0.0.0/8"});
+      options.max_connections_per_ip = 3;
+      server_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, options);
+      server_->route("GET", "/ip", [](HttpRequest& req, HttpResponder r) {
+        r.send(HttpResponse::json(200, {{"remote_ip", req.remote_ip}}));
+      });
+      ASSERT_TRUE(server_->start().has_value());
+    });
+  }
+  void TearDown() override {
+    lt_.sync([&] { server_.reset(); });
+  }
+  // The remote_ip the server saw for each request sent on `s`, in order, once `n` answers are in.
+  static std::vector<std::string> remoteIps(test::RawSocket& s, std::size_t n) {
+    EXPECT_TRUE(s.readUntil([n](const std::string& r) { return responsesIn(r).size() >= n; },
+                            std::chrono::seconds(5)));
+    std::vector<std::string> ips;
+    for (const auto& [status, body] : responsesIn(s.received()))
+      ips.push_back(status == 200 ? nlohmann::json::parse(body)["remote_ip"].get<std::string>() : "status " + std::to_string(status));
+    return ips;
+  }
+  static std::string get(std::string_view fields) { return "GET /ip HTTP/1.1\r\nHost: x\r\n" + std::string(fields) + "\r\n"; }
+  bool metricIs(std::string_view line) { return metrics_.render().find(line) != std::string::npos; }
+
+  LoopThread lt_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+// The proxy's requests on one kept-alive connection: each request's client is the rightmost
+// address in its own X-Forwarded-For that is not a trusted proxy; without the header it is the
+// proxy; a list with an element that is not an address keeps the proxy's address, counted.
+TEST_F(HttpServerBehindProxyTest, EachRequestOfATrustedProxyIsItsForwardedClient) {
+  test::RawSocket proxy(server_->port(), "127.0.0.1");
+  ASSERT_TRUE(proxy.connected());
+  proxy.send(get("X-Forwarded-For: 198.51.100.1, 203.0.113.9, 10.0.0.2\r\n") +
+             get("X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-For: 127.0.0.1\r\n") +
+             get("X-Forwarded-For: [2001:DB8::9]:443\r\n") +
+             get("X-Forwarded-For: ::ffff:203.0.113.8\r\n") +
+             get("") +
+             get("X-Forwarded-For: 10.0.0.5, 10.0.0.2\r\n") +
+             get("X-Forwarded-For: 203.0.113.9, garbage, 10.0.0.2\r\n") +
+             get("X-Forwarded-For: 203.0.113.10\r\n"));
+  EXPECT_EQ(remoteIps(proxy, 8),
+            (std::vector<std::string>{"203.0.113.9", "203.0.113.7", "2001:db8::9", "203.0.113.8", "127.0.0.1",
+                                      "10.0.0.5", "127.0.0.1", "203.0.113.10"}));
+  EXPECT_TRUE(metricIs("bloomcast_http_forwarded_for_invalid_total 1\n")) << metrics_.render();
+}
+
+// A client that reaches the server directly cannot choose its address by sending the header.
+TEST_F(HttpServerBehindProxyTest, AnUntrustedPeersXForwardedForIsIgnored) {
+  test::RawSocket direct(server_->port(), "127.0.0.9");
+  ASSERT_TRUE(direct.connected());
+  direct.send(get("X-Forwarded-For: 203.0.113.9\r\n") + get("X-Forwarded-For: garbage\r\n"));
+  EXPECT_EQ(remoteIps(direct, 2), (std::vector<std::string>{"127.0.0.9", "127.0.0.9"}));
+  EXPECT_TRUE(metricIs("bloomcast_http_forwarded_for_invalid_total 0\n")) << "an ignored header is not read at all";
+}
+
+// A proxy carries many clients' connections: max_connections_per_ip (3 here) does not apply to
+// it, and still applies to everyone else.
+TEST_F(HttpServerBehindProxyTest, ATrustedProxyIsNotHeldToTheConnectionCap) {
+  auto open = [&](const std::string& from, int n) {
+    std::vector<std::unique_ptr<test::RawSocket>> sockets;
+    for (int i = 0; i < n; ++i) {
+      sockets.push_back(std::make_unique<test::RawSocket>(server_->port(), from));
+      EXPECT_TRUE(sockets.back()->connected());
+    }
+    return sockets;
+  };
+  // Served: the request on it is answered; refused: closed at accept, unanswered.
+  auto served = [](test::RawSocket& s) {
+    s.send(get(""));
+    s.readUntil([](const std::string& r) { return !responsesIn(r).empty(); }, std::chrono::seconds(5));
+    return responsesIn(s.received()).size() == 1;
+  };
+  auto proxy = open("127.0.0.1", 10);
+  for (auto& s : proxy) EXPECT_TRUE(served(*s));
+  auto direct = open("127.0.0.9", 5);
+  int answered = 0;
+  for (auto& s : direct) answered += served(*s) ? 1 : 0;
+  EXPECT_EQ(answered, 3);
+  EXPECT_TRUE(metricIs("bloomcast_http_connections_refused_total 2\n")) << metrics_.render();
 }
 
 }  // namespace

@@ -108,6 +108,10 @@ TEST(ServerProcess, BadConfigurationExitsWithAClearMessage) {
   Process env({bloomcastBinary(), "serve"}, {{"BLOOMCAST_RATE_LIMITS", "sometimes"}});
   EXPECT_EQ(env.wait(std::chrono::seconds(5)), 2);
   EXPECT_NE(env.output().find("environment: rate_limits"), std::string::npos) << env.output();
+
+  Process proxy({bloomcastBinary(), "serve", "--trusted-proxies", "10.0.0.0/8", "--trusted-proxies", "10.0.0.0/33"});
+  EXPECT_EQ(proxy.wait(std::chrono::seconds(5)), 2);
+  EXPECT_NE(proxy.output().find("command line: trusted_proxies: '10.0.0.0/33'"), std::string::npos) << proxy.output();
 }
 
 TEST(ServerProcess, UnreachableRedisUrlStillServesAnd503s) {

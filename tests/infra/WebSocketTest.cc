@@ -159,6 +159,47 @@ TEST_F(WebSocketTest, AThousandConnectCloseCyclesLeaveNothingBehind) {
   })) << metrics_.render();
 }
 
+// ---- behind a reverse proxy ---------------------------------------------------------------
+
+// Greets each connection with the address the server holds for it.
+class Greeter : public WebSocketHandler {
+ public:
+  void onOpen(WebSocketConnection& c) override { c.send(WsFrame::text("you are <" + c.remoteIp() + ">"), false); }
+  void onText(WebSocketConnection&, std::string_view) override {}
+  void onClose(WebSocketConnection&) override {}
+};
+
+// 127.0.0.1 is the trusted proxy; 127.0.0.9 a client reaching the server directly.
+class WebSocketBehindProxyTest : public WsServerTest<Greeter> {
+ protected:
+  void configure(HttpServerOptions& options) override {
+    options.trusted_proxies = *TrustedProxies::parse({"127.0.0.1"});
+  }
+  // The address the server greets an upgrade from `from` with, sending `fields` in its head.
+  std::string greeting(const std::string& from, const std::string& fields) {
+    test::RawSocket s(port_, from);
+    s.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + fields + "\r\n");
+    auto greeted = [](const std::string& r) {
+      auto at = r.find("you are <");
+      return at != std::string::npos && r.find('>', at) != std::string::npos;
+    };
+    if (!s.readUntil(greeted, std::chrono::seconds(5))) return "no greeting: " + s.received();
+    const std::string& r = s.received();
+    std::size_t at = r.find("you are <") + 9;
+    return r.substr(at, r.find('>', at) - at);
+  }
+};
+
+// The WebSocket keeps the client the upgrade request resolved to, so chat sees the viewer's
+// address, not the proxy's.
+TEST_F(WebSocketBehindProxyTest, AnUpgradeThroughATrustedProxyKeepsTheForwardedClient) {
+  EXPECT_EQ(greeting("127.0.0.1", "X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n"), "203.0.113.9");
+  EXPECT_EQ(greeting("127.0.0.1", "X-Forwarded-For: ::ffff:198.51.100.4\r\n"), "198.51.100.4");
+  EXPECT_EQ(greeting("127.0.0.1", ""), "127.0.0.1");
+  EXPECT_EQ(greeting("127.0.0.9", "X-Forwarded-For: 203.0.113.9\r\n"), "127.0.0.9") << "not from a trusted peer";
+}
+
 // ---- broadcasts (WebSocketHub::fanOut) ---------------------------------------------------------
 
 // Keeps the open connections, in the order they opened, for the test to broadcast to.

@@ -81,7 +81,8 @@ std::vector<Reply> runConcurrently(const std::string& base_url, const std::vecto
 }
 
 void OrdersFixture::start(std::vector<std::string> redis_config,
-                          std::function<void(OrdersOptions&)> configure) {
+                          std::function<void(OrdersOptions&)> configure,
+                          std::function<void(HttpServerOptions&)> configure_http) {
   redis_server_ = std::make_unique<RedisServer>(RedisServer::Mode::Unix, std::move(redis_config));
   OrdersOptions options;
   options.admin_token = kAdmin;
@@ -92,7 +93,9 @@ void OrdersFixture::start(std::vector<std::string> redis_config,
   lt_.sync([&] {
     redis_ = std::make_unique<RedisClient>(lt_.loop(), *parseRedisAddress(redis_server_->url()));
     redis_->start();
-    http_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, HttpServerOptions{"127.0.0.1", 0});
+    HttpServerOptions http_options{"127.0.0.1", 0};
+    if (configure_http) configure_http(http_options);
+    http_ = std::make_unique<HttpServer>(lt_.loop(), metrics_, http_options);
     module_ = std::make_unique<OrdersModule>(lt_.loop(), *redis_, *http_, metrics_, options);
     ASSERT_TRUE(http_->start().has_value());
     base_ = "http://127.0.0.1:" + std::to_string(http_->port());
@@ -110,8 +113,10 @@ void OrdersFixture::TearDown() {
 }
 
 HttpResult OrdersFixture::call(const std::string& method, const std::string& path,
-                               const nlohmann::json& body, const std::string& token) {
+                               const nlohmann::json& body, const std::string& token,
+                               const std::vector<std::string>& extra_headers) {
   std::vector<std::string> headers{"Content-Type: application/json"};
+  headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
   if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
   return http(method, base_ + path, body.is_null() ? "" : body.dump(), headers);
 }

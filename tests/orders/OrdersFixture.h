@@ -53,13 +53,16 @@ struct Created {
 
 class OrdersFixture : public ::testing::Test {
  protected:
-  // Starts everything; `configure` may change the module options first.
+  // Starts everything; `configure` may change the module options first, `configure_http` the
+  // HTTP server's (trusted proxies, say).
   void start(std::vector<std::string> redis_config = {},
-             std::function<void(OrdersOptions&)> configure = {});
+             std::function<void(OrdersOptions&)> configure = {},
+             std::function<void(HttpServerOptions&)> configure_http = {});
   void TearDown() override;
 
+  // `headers`: more request header lines ("X-Forwarded-For: ...").
   HttpResult call(const std::string& method, const std::string& path, const nlohmann::json& body,
-                  const std::string& token);
+                  const std::string& token, const std::vector<std::string>& headers = {});
   HttpResult get(const std::string& path, const std::string& token = "");
   Created createFactory(const std::string& name = "东莞一厂");
   Created createStream(const Created& factory, const std::string& title = "夏季上新");

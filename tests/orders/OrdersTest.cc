@@ -603,6 +603,71 @@ TEST_F(RateLimits, OrdersPerSessionAndSessionsPerAddressAreLimited) {
   EXPECT_GE(refused_sessions, 1);
 }
 
+// Behind a TLS-terminating proxy every request comes from the proxy's address. With the proxy
+// trusted, the per-address limits (orders and new sessions) count each forwarded client apart;
+// with none trusted, X-Forwarded-For changes nothing. The budgets here are small and refill one
+// token per 100 s, so what is refused follows from the counts alone.
+class ForwardedClients : public OrdersFixture {
+ protected:
+  void startTrusting(std::vector<std::string> proxies) {
+    start(
+        {},
+        [](OrdersOptions& o) {
+          o.rate_limits = true;
+          o.orders_per_ip = {0.01, 3};
+          o.orders_per_session = {100, 100};  // out of the way: one buyer orders from several addresses
+          o.sessions_per_ip = {0.01, 3};
+        },
+        [proxies](HttpServerOptions& h) { h.trusted_proxies = *TrustedProxies::parse(proxies); });
+    auto f = createFactory();
+    stream_ = createStream(f).id;
+    addProduct(stream_, "TEA", 300, 1000);
+  }
+  HttpResult sessionVia(const std::string& forwarded_for) {
+    return call("POST", "/api/sessions", nullptr, "", {"X-Forwarded-For: " + forwarded_for});
+  }
+  HttpResult orderVia(const std::string& forwarded_for, const std::string& buyer) {
+    nlohmann::json body = {{"stream", stream_}, {"sku", "TEA"}, {"qty", 1}, {"idempotency_key", "k" + std::to_string(++keys_)}};
+    return call("POST", "/api/orders", body, buyer, {"X-Forwarded-For: " + forwarded_for});
+  }
+  std::string stream_;
+  int keys_ = 0;
+};
+
+TEST_F(ForwardedClients, BehindATrustedProxyEachForwardedAddressHasItsOwnBudget) {
+  startTrusting({"127.0.0.1"});
+  // New sessions: 3 per address at once.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sessionVia("203.0.113.1").status, 201) << i;
+  auto refused = sessionVia("203.0.113.1");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(errorOf(refused), "rate_limited");
+  auto other = sessionVia("203.0.113.2");
+  ASSERT_EQ(other.status, 201) << "another viewer behind the same proxy has its own budget";
+  std::string buyer = nlohmann::json::parse(other.body)["token"];
+
+  // Orders: 3 per address at once. The client is the rightmost address that is not the proxy,
+  // written however the proxy writes it; what the client added to the left changes nothing.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(orderVia("203.0.113.1", buyer).status, 201) << i;
+  EXPECT_EQ(orderVia("203.0.113.1", buyer).status, 429);
+  EXPECT_EQ(orderVia("198.51.100.77, 203.0.113.1, 127.0.0.1", buyer).status, 429);
+  EXPECT_EQ(orderVia("::ffff:203.0.113.1", buyer).status, 429) << "one client, one key";
+  EXPECT_EQ(orderVia("203.0.113.1:50123", buyer).status, 429);
+  EXPECT_EQ(orderVia("203.0.113.2", buyer).status, 201) << "another address, another budget";
+  EXPECT_EQ(orderVia("[2001:db8::2]", buyer).status, 201);
+  EXPECT_EQ(statOf(stream_, "orders"), 5);
+}
+
+TEST_F(ForwardedClients, WithNoProxyTrustedAForgedXForwardedForChangesNothing) {
+  startTrusting({});
+  // Every request is 127.0.0.1's, whatever it claims: one budget for all.
+  std::string buyer = newSession();
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(sessionVia("203.0.113." + std::to_string(10 + i)).status, 201) << i;
+  EXPECT_EQ(sessionVia("203.0.113.99").status, 429);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(orderVia("198.51.100." + std::to_string(i), buyer).status, 201) << i;
+  EXPECT_EQ(orderVia("198.51.100.50", buyer).status, 429);
+  EXPECT_EQ(orderVia("198.51.100.51, 198.51.100.52", buyer).status, 429);
+}
+
 class StoreFailures : public OrdersFixture {
  protected:
   // AOF as the embedded Redis runs it (see docs/reliability.md).
