@@ -496,8 +496,13 @@ namespace {
 // One command in RESP: "*COUNT\r\n", then "$LENGTH\r\nARGUMENT\r\n" per argument. The bytes are
 // counted first and written in place: `out` grows once, where appending piece by piece took five
 // appends per argument (an order's script call has 17 arguments).
+// A prepared script call is written in two pieces: its first arguments with a "*COUNT" line
+// for all of them (`total`: the command's whole count), and the rest with none (`CountLine::None`).
+enum class CountLine { Write, None };
+
 template <typename Text>
-void appendResp(std::string& out, std::initializer_list<std::span<const Text>> parts) {
+void appendResp(std::string& out, std::initializer_list<std::span<const Text>> parts,
+                std::size_t total = 0, CountLine count_line = CountLine::Write) {
   auto digits = [](std::size_t n) {
     std::size_t d = 1;
     for (; n >= 10; n /= 10) ++d;
@@ -511,7 +516,9 @@ void appendResp(std::string& out, std::initializer_list<std::span<const Text>> p
       bytes += 1 + digits(arg.size()) + 2 + arg.size() + 2;
     }
   }
-  bytes += 1 + digits(count) + 2;
+  bool with_count = count_line == CountLine::Write;
+  if (total > 0) count = total;
+  if (with_count) bytes += 1 + digits(count) + 2;
   std::size_t start = out.size();
   // The callback returns the size itself: when libstdc++ 12 grows the string here, it hands the
   // callback the grown capacity (up to twice the old one) instead of the size asked for.
@@ -523,7 +530,7 @@ void appendResp(std::string& out, std::initializer_list<std::span<const Text>> p
       *p++ = '\r';
       *p++ = '\n';
     };
-    number('*', count);
+    if (with_count) number('*', count);
     for (auto part : parts) {
       for (const auto& arg : part) {
         number('$', arg.size());
@@ -747,6 +754,39 @@ void RedisClient::evalScript(const std::string& name, std::span<const std::strin
   appendRespCommand(resp, {head, keys, args});
   // scripts_ is a std::map whose entries are never removed: the name and source stay put.
   commands_.scriptCommand(std::move(resp), it->first, it->second.source, std::move(cb));
+}
+
+RedisClient::PreparedCall RedisClient::prepareScript(const std::string& name,
+                                                     std::span<const std::string_view> keys,
+                                                     std::span<const std::string_view> leading_args,
+                                                     std::size_t more_args) const {
+  PreparedCall call;
+  auto it = scripts_.find(name);
+  if (it == scripts_.end()) return call;  // evalPrepared answers the error
+  call.name = &it->first;
+  call.source = &it->second.source;
+  call.more_args = more_args;
+  char numkeys[24];
+  auto numkeys_end = std::to_chars(numkeys, numkeys + sizeof numkeys, keys.size()).ptr;
+  const std::string_view head[] = {"EVALSHA", it->second.sha1, {numkeys, numkeys_end}};
+  std::size_t count = 3 + keys.size() + leading_args.size() + more_args;
+  appendResp(call.resp_prefix, {std::span<const std::string_view>(head), keys, leading_args}, count);
+  return call;
+}
+
+void RedisClient::evalPrepared(const PreparedCall& call, std::span<const std::string_view> args,
+                               RedisCallback cb) {
+  if (!call.name || args.size() != call.more_args) {
+    if (cb) cb(std::unexpected(Error{"internal", "redis: a prepared script call without its script"}));
+    return;
+  }
+  std::string resp = commands_.scriptBuffer();
+  std::size_t bytes = call.resp_prefix.size();
+  for (auto arg : args) bytes += arg.size() + 16;
+  resp.reserve(bytes);
+  resp.append(call.resp_prefix);
+  appendResp(resp, {args}, 0, CountLine::None);
+  commands_.scriptCommand(std::move(resp), *call.name, *call.source, std::move(cb));
 }
 
 void RedisClient::subscribe(const std::string& channel, MessageHandler handler,

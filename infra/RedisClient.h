@@ -190,6 +190,20 @@ class RedisClient {
   void evalScript(const std::string& name, std::span<const std::string_view> keys,
                   std::span<const std::string_view> args, RedisCallback cb);
 
+  // A call whose script, keys and first arguments repeat (a flash sale places order after order
+  // of one product): their RESP is formatted once here, and evalPrepared copies it and formats
+  // only the `more_args` arguments that follow. Valid while this client lives.
+  struct PreparedCall {
+    const std::string* name = nullptr;  // the script's, in scripts_; null: an unknown script
+    const std::string* source = nullptr;
+    std::string resp_prefix;
+    std::size_t more_args = 0;
+  };
+  PreparedCall prepareScript(const std::string& name, std::span<const std::string_view> keys,
+                             std::span<const std::string_view> leading_args, std::size_t more_args) const;
+  // EVALSHA (with NOSCRIPT handled as evalScript does) of `call` followed by `args`.
+  void evalPrepared(const PreparedCall& call, std::span<const std::string_view> args, RedisCallback cb);
+
   // One handler per channel; kept across reconnects until unsubscribe(). `on_subscribed`, if
   // given, runs once Redis has confirmed the subscription (at once if it already had): only
   // from then on does a PUBLISH reach `handler` — pub/sub keeps nothing for late subscribers.

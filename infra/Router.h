@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -44,11 +45,33 @@ class Router {
     auto group = std::find_if(by_method_.begin(), by_method_.end(),
                               [&](const auto& g) { return g.first == method; });
     if (group == by_method_.end()) group = by_method_.insert(by_method_.end(), {method, {}});
-    group->second.push_back(routes_.size());
-    routes_.push_back(Route{std::move(method), {views.begin(), views.end()}, tail, std::move(handler)});
+    std::size_t index = routes_.size();
+    routes_.push_back(Route{method, {views.begin(), views.end()}, tail, std::move(handler)});
+    // A route without parameters is also found by its path, in one lookup, unless a route of
+    // this method added before it matches the same path (the first added wins).
+    bool fixed = std::none_of(views.begin(), views.end(),
+                              [](std::string_view v) { return v.starts_with(':') || v.starts_with('*'); });
+    bool shadowed = false;
+    for (std::size_t i : group->second) {
+      PathParams ignored;
+      shadowed |= matchSegments(routes_[i], views, ignored);
+    }
+    group->second.push_back(index);
+    if (fixed && !shadowed) {
+      std::string path;
+      for (auto v : views) path.append("/").append(v);
+      if (path.empty()) path = "/";
+      fixed_[std::move(path)].push_back({std::move(method), index});
+    }
   }
 
   Result match(std::string_view method, std::string_view path) const {
+    // Most requests name a route without parameters, spelled as it was added.
+    if (method != "HEAD") {
+      if (auto it = fixed_.find(path); it != fixed_.end())
+        for (const auto& [m, index] : it->second)
+          if (m == method) return Match{&routes_[index].handler, {}};
+    }
     // Views of `path`, in one vector per thread that keeps its storage: no allocation per
     // request. Nothing below calls back into a router, so one vector serves every match.
     thread_local std::vector<std::string_view> segments;
@@ -104,6 +127,12 @@ class Router {
     }
   }
 
+  // Heterogeneous lookup: a request's path is found without being copied into a string.
+  struct PathHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   static bool matchSegments(const Route& route, const std::vector<std::string_view>& path,
                             PathParams& params) {
     const std::vector<std::string>& pattern = route.segments;
@@ -131,6 +160,10 @@ class Router {
   std::vector<Route> routes_;
   // Each method's routes (indices into routes_), in the order added.
   std::vector<std::pair<std::string, std::vector<std::size_t>>> by_method_;
+  // Routes without parameters by their canonical path ("/a/b"): (method, index into routes_).
+  std::unordered_map<std::string, std::vector<std::pair<std::string, std::size_t>>, PathHash,
+                     std::equal_to<>>
+      fixed_;
 };
 
 }  // namespace bloomcast

@@ -117,26 +117,29 @@ std::optional<Order> OrderService::parseRecord(const std::string& stream_id, int
 
 void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceResult> cb) {
   const std::string& s = q.stream_id;
-  // The hot path of a flash sale: the keys go in one buffer kept across calls (rebuilt only when
-  // the stream or SKU changes) and the numbers on the stack, and the call takes views of them —
-  // no allocation per key or argument. The views are read only while evalScript formats the
-  // command, before any callback runs.
-  if (s != key_stream_ || q.sku != key_sku_ || key_text_.empty()) {
+  // The hot path of a flash sale: the script call's keys and SKU are formatted once per stream
+  // and SKU (a flash sale orders one product over and over), the numbers go on the stack, and
+  // the rest are views — no allocation per key or argument. The views are read only while
+  // evalPrepared formats the command, before any callback runs.
+  if (s != key_stream_ || q.sku != key_sku_ || !place_call_.name) {
     key_views_ = keys::placeKeys(s, q.sku, key_text_);
     key_stream_ = s;
     key_sku_ = q.sku;
+    const std::string_view sku[] = {q.sku};
+    place_call_ = redis_.prepareScript(kPlace, std::span<const std::string_view>(key_views_).first(7),
+                                       sku, 7);
   }
-  const auto& key_views = key_views_;
   char numbers[2][24];
   auto number = [&numbers](int slot, int64_t v) {
     char* end = std::to_chars(numbers[slot], numbers[slot] + sizeof numbers[slot], v).ptr;
     return std::string_view(numbers[slot], end - numbers[slot]);
   };
-  const std::string_view args[] = {q.sku,          number(0, q.qty), q.buyer_id, q.idempotency_key,
-                                   number(1, now_ms), q.buyer_name_json, key_views[7], max_events_};
+  // ARGV[2..8]; ARGV[1], the SKU, is in the prepared call.
+  const std::string_view args[] = {number(0, q.qty), q.buyer_id,      q.idempotency_key, number(1, now_ms),
+                                   q.buyer_name_json, key_views_[7], max_events_};
   auto sent = std::chrono::steady_clock::now();
-  redis_.evalScript(
-      kPlace, std::span<const std::string_view>(key_views).first(7), args,
+  redis_.evalPrepared(
+      place_call_, args,
       [this, s, sent, cb = std::move(cb)](RedisResult r) {
         place_latency_->observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());

@@ -132,6 +132,7 @@ class OrderService {
   std::string key_text_;
   std::string key_stream_, key_sku_;
   std::array<std::string_view, 8> key_views_{};
+  RedisClient::PreparedCall place_call_;  // EVALSHA, the keys and the SKU, for key_stream_/key_sku_
   Timer expiry_timer_;
   bool expiry_running_ = false;
   std::shared_ptr<Histogram> place_latency_;

@@ -256,6 +256,48 @@ TEST(RedisClient, ScriptsRunByShaAndReloadAfterScriptFlush) {
   EXPECT_EQ(second->str, "k:v");
 }
 
+// A prepared call sends the same command as evalScript with all its arguments: the keys and the
+// leading arguments once formatted, the rest per call, NOSCRIPT handled the same; a call with
+// another number of arguments than prepared for, or of an unknown script, is refused.
+TEST(RedisClient, PreparedScriptCallsAreTheCallsTheyPrepare) {
+  RedisServer server;
+  Client c(server.url());
+  ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+  const char* source = "return table.concat(KEYS, ',') .. '|' .. table.concat(ARGV, ',')";
+  c.lt.sync([&] { c.redis->registerScript("join", source); });
+  auto call = [&](const RedisClient::PreparedCall& prepared, std::vector<std::string_view> args) {
+    std::promise<RedisResult> p;
+    c.lt.sync([&] {
+      c.redis->evalPrepared(prepared, args, [&](RedisResult r) { p.set_value(std::move(r)); });
+    });
+    return p.get_future().get();
+  };
+  const std::string_view keys[] = {"k1", "{s:1}:k2"};
+  const std::string_view leading[] = {"TEA"};
+  auto prepared = c.lt.sync([&] { return c.redis->prepareScript("join", keys, leading, 2); });
+  auto first = call(prepared, {"1", "名字 with spaces"});
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->str, "k1,{s:1}:k2|TEA,1,名字 with spaces");
+  auto empty_arg = call(prepared, {"", "x"});
+  ASSERT_TRUE(empty_arg.has_value());
+  EXPECT_EQ(empty_arg->str, "k1,{s:1}:k2|TEA,,x");
+
+  server.command({"SCRIPT", "FLUSH"});
+  auto reloaded = call(prepared, {"2", "y"});
+  ASSERT_TRUE(reloaded.has_value());
+  EXPECT_FALSE(reloaded->isError()) << reloaded->str;
+  EXPECT_EQ(reloaded->str, "k1,{s:1}:k2|TEA,2,y");
+
+  auto too_few = call(prepared, {"3"});
+  ASSERT_FALSE(too_few.has_value());
+  EXPECT_EQ(too_few.error().code, "internal");
+  auto unknown = c.lt.sync([&] { return c.redis->prepareScript("missing", keys, leading, 0); });
+  auto refused = call(unknown, {});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, "internal");
+  EXPECT_EQ(c.call({"PING"})->str, "PONG") << "nothing malformed reached Redis";
+}
+
 // Regression: a script called without a callback (fire and forget, as the chat's last-member
 // report) crashed the server with std::bad_function_call when its reply arrived.
 TEST(RedisClient, ScriptsMayBeCalledWithoutACallback) {

@@ -85,6 +85,22 @@ TEST(Router, RoutesOfAMethodAreTriedInTheOrderAdded) {
   EXPECT_TRUE(std::holds_alternative<R::NotFound>(r.match("GET", "/other")));
 }
 
+TEST(Router, FixedPathsAreFoundForTheirOwnMethodOnly) {
+  R r;
+  r.add("GET", "/", "root");
+  r.add("POST", "/api/orders", "place");
+  r.add("GET", "/api/orders", "list");
+  r.add("GET", "/api/orders/:id", "one");
+  EXPECT_EQ(*std::get<R::Match>(r.match("GET", "/")).handler, "root");
+  EXPECT_EQ(*std::get<R::Match>(r.match("GET", "//")).handler, "root");
+  EXPECT_EQ(*std::get<R::Match>(r.match("POST", "/api/orders")).handler, "place");
+  EXPECT_EQ(*std::get<R::Match>(r.match("GET", "/api/orders")).handler, "list");
+  EXPECT_TRUE(std::get<R::Match>(r.match("POST", "/api/orders")).params.empty());
+  EXPECT_EQ(std::get<R::MethodNotAllowed>(r.match("PUT", "/api/orders")).allowed,
+            (std::vector<std::string>{"POST", "GET"}));
+  EXPECT_EQ(std::get<R::Match>(r.match("GET", "/api/orders/o-1")).params.at("id"), "o-1");
+}
+
 TEST(Router, AWildcardOnlyEndsAPattern) {
   R r;
   EXPECT_THROW(r.add("GET", "/hls/*path/index.m3u8", "bad"), std::invalid_argument);
