@@ -72,6 +72,13 @@ OrderService::OrderService(EventLoop& loop, RedisClient& redis, MetricsRegistry&
                                "GMV in cents of orders created through this node");
   expired_ = metrics.counter("bloomcast_orders_expired_total",
                              "Unpaid orders this node released after their deadline");
+  auto passes = [&](const char* scope) {
+    return metrics.counter("bloomcast_orders_expiry_passes_total",
+                           "Expiry passes this node ran: over all streams, or those it placed orders in lately",
+                           {{"scope", scope}});
+  };
+  sweeps_ = passes("all");
+  recent_passes_ = passes("recent");
   if (options_.expiry_interval_ms > 0)
     expiry_timer_.start(options_.expiry_interval_ms, options_.expiry_interval_ms,
                         [this] { expiryTick(); });
@@ -122,6 +129,7 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
   // the rest are views — no allocation per key or argument. The views are read only while
   // evalPrepared formats the command, before any callback runs.
   if (s != key_stream_ || q.sku != key_sku_ || !place_call_.name) {
+    if (!key_stream_.empty() && s != key_stream_) placed_in_[key_stream_] = last_place_ms_;
     key_views_ = keys::placeKeys(s, q.sku, key_text_);
     key_stream_ = s;
     key_sku_ = q.sku;
@@ -129,6 +137,7 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
     place_call_ = redis_.prepareScript(kPlace, std::span<const std::string_view>(key_views_).first(7),
                                        sku, 7);
   }
+  last_place_ms_ = now_ms;
   char numbers[2][24];
   auto number = [&numbers](int slot, int64_t v) {
     char* end = std::to_chars(numbers[slot], numbers[slot] + sizeof numbers[slot], v).ptr;
@@ -239,35 +248,38 @@ void OrderService::expireStream(const std::string& stream_id, int64_t now_ms,
 }
 
 void OrderService::expireDue(int64_t now_ms, Callback<int64_t> cb) {
-  redis_.command(
-      {"ZRANGE", std::string(keys::kStreams), "0", "-1"},
-      [this, now_ms, cb = std::move(cb)](RedisResult r) {
-        auto c = checked(r);
-        if (!c) return cb(std::unexpected(c.error()));
-        struct Total {
-          int64_t expired = 0;
-          std::size_t left;
-          std::optional<Error> error;
-          Callback<int64_t> cb;
-        };
-        const auto& ids = (*c)->elements;
-        if (ids.empty()) return cb(int64_t{0});
-        auto total = std::make_shared<Total>(Total{0, ids.size(), std::nullopt, cb});
-        auto calls_left = std::make_shared<std::size_t>(options_.expire_calls_per_pass);
-        for (const auto& id : ids) {
-          if (!keys::isValidId(id.str)) {
-            if (--total->left == 0) total->cb(total->expired);
-            continue;
-          }
-          expireStream(id.str, now_ms, calls_left, [total](std::expected<int64_t, Error> n) {
-            if (n) total->expired += *n;
-            else if (!total->error) total->error = n.error();
-            if (--total->left > 0) return;
-            if (total->error) total->cb(std::unexpected(*total->error));
-            else total->cb(total->expired);
-          });
-        }
-      });
+  redis_.command({"ZRANGE", std::string(keys::kStreams), "0", "-1"},
+                 [this, now_ms, cb = std::move(cb)](RedisResult r) mutable {
+                   auto c = checked(r);
+                   if (!c) return cb(std::unexpected(c.error()));
+                   std::vector<std::string> ids;
+                   ids.reserve((*c)->elements.size());
+                   for (const auto& id : (*c)->elements)
+                     if (keys::isValidId(id.str)) ids.push_back(id.str);
+                   expireStreams(std::move(ids), now_ms, std::move(cb));
+                 });
+}
+
+void OrderService::expireStreams(std::vector<std::string> stream_ids, int64_t now_ms,
+                                 Callback<int64_t> cb) {
+  struct Total {
+    int64_t expired = 0;
+    std::size_t left;
+    std::optional<Error> error;
+    Callback<int64_t> cb;
+  };
+  if (stream_ids.empty()) return cb(int64_t{0});
+  auto total = std::make_shared<Total>(Total{0, stream_ids.size(), std::nullopt, std::move(cb)});
+  auto calls_left = std::make_shared<std::size_t>(options_.expire_calls_per_pass);
+  for (const auto& id : stream_ids) {
+    expireStream(id, now_ms, calls_left, [total](std::expected<int64_t, Error> n) {
+      if (n) total->expired += *n;
+      else if (!total->error) total->error = n.error();
+      if (--total->left > 0) return;
+      if (total->error) total->cb(std::unexpected(*total->error));
+      else total->cb(total->expired);
+    });
+  }
 }
 
 void OrderService::expiryTick() {
@@ -277,11 +289,25 @@ void OrderService::expiryTick() {
                                   : std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count();
-  expireDue(now_ms, [this](std::expected<int64_t, Error> n) {
+  bool sweep = last_sweep_ms_ < 0 || now_ms < last_sweep_ms_ ||
+               now_ms - last_sweep_ms_ >= static_cast<int64_t>(options_.expiry_sweep_ms);
+  auto done = [this, sweep](std::expected<int64_t, Error> n) {
     expiry_running_ = false;
+    (sweep ? sweeps_ : recent_passes_)->inc();
     if (!n) spdlog::warn("orders: expiry pass failed: {}", n.error().message);
     else if (*n > 0) spdlog::info("orders: {} unpaid orders expired", *n);
-  });
+  };
+  if (!key_stream_.empty() && last_place_ms_ > 0) placed_in_[key_stream_] = last_place_ms_;
+  int64_t keep_ms = options_.order_expiry_ms + static_cast<int64_t>(options_.expiry_sweep_ms);
+  std::erase_if(placed_in_, [&](const auto& entry) { return now_ms - entry.second > keep_ms; });
+  if (sweep) {
+    last_sweep_ms_ = now_ms;
+    return expireDue(now_ms, std::move(done));
+  }
+  std::vector<std::string> ids;
+  ids.reserve(placed_in_.size());
+  for (const auto& [id, at] : placed_in_) ids.push_back(id);
+  expireStreams(std::move(ids), now_ms, std::move(done));
 }
 
 // ---- reading ---------------------------------------------------------------------------------

@@ -12,10 +12,12 @@
 // cancel and expire give back the stock and the buyer's allowance and subtract the order from
 // GMV, units and orders (stream and minute counters), atomically and exactly once.
 //
-// The expiry task runs every expiry_interval_ms on every node: it lists the streams and runs
-// the expire script on each, at most expire_calls_per_pass calls per pass; concurrent runs on
-// several nodes are safe (each order changes state inside one atomic script) and only cost
-// duplicate scans.
+// The expiry task runs every expiry_interval_ms on every node and runs the expire script on the
+// streams this node placed orders in lately (within order_expiry_ms + expiry_sweep_ms); every
+// expiry_sweep_ms (and at its first run) it lists all streams and sweeps them all, which covers
+// orders placed through a node that has since gone, or before this one started. At most
+// expire_calls_per_pass calls per pass. Concurrent runs on several nodes are safe (each order
+// changes state inside one atomic script) and only cost duplicate scans.
 //
 // Thread: loop thread. Owned by OrdersModule; destroy after the RedisClient is closed.
 #include <array>
@@ -24,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "infra/EventLoop.h"
@@ -70,6 +73,10 @@ struct OrderServiceOptions {
   // wave of orders falling due together is released at ~expire_batch x this per pass instead
   // of holding Redis until it is done (docs/reliability.md, "AOF rewrites and restart time").
   std::size_t expire_calls_per_pass = 10;
+  // How often the task sweeps every stream, not only those this node placed orders in lately:
+  // with thousands of streams a pass over all of them each second cost Redis ~1% of a core per
+  // 1,000 streams and node (docs/perf.md, session 16).
+  uint64_t expiry_sweep_ms = 30000;
   std::function<int64_t()> clock;            // wall clock (UNIX ms) of the expiry task; null: system
 };
 
@@ -105,6 +112,8 @@ class OrderService {
   // expireStream over every stream with one budget of expire_calls_per_pass calls (every
   // stream gets its first); answers the total. What is left waits for the next pass.
   void expireDue(int64_t now_ms, Callback<int64_t> cb);
+  // The same over the given streams only.
+  void expireStreams(std::vector<std::string> stream_ids, int64_t now_ms, Callback<int64_t> cb);
 
   // Orders seq in [from_seq, from_seq + count) of one stream that exist, in seq order; and
   // the stream's highest seq so far.
@@ -135,8 +144,14 @@ class OrderService {
   RedisClient::PreparedCall place_call_;  // EVALSHA, the keys and the SKU, for key_stream_/key_sku_
   Timer expiry_timer_;
   bool expiry_running_ = false;
+  int64_t last_sweep_ms_ = -1;  // the expiry task's last pass over every stream; -1: none yet
+  // Streams this node placed orders in, with the time of the last one; the stream of the
+  // latest order (key_stream_) is entered at each expiry pass from last_place_ms_, so an
+  // order costs one store here.
+  std::unordered_map<std::string, int64_t> placed_in_;
+  int64_t last_place_ms_ = 0;
   std::shared_ptr<Histogram> place_latency_;
-  std::shared_ptr<Counter> created_, replayed_, refused_, failed_, gmv_cents_, expired_;
+  std::shared_ptr<Counter> created_, replayed_, refused_, failed_, gmv_cents_, expired_, sweeps_, recent_passes_;
 };
 
 }  // namespace bloomcast::orders

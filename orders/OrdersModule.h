@@ -46,6 +46,7 @@ struct OrdersOptions {
   uint64_t expiry_interval_ms = 1000;  // 0: no periodic expiry (tests call expireDue)
   std::size_t expire_batch = 200;      // see OrderServiceOptions
   std::size_t expire_calls_per_pass = 10;
+  uint64_t expiry_sweep_ms = 30000;    // see OrderServiceOptions
   std::size_t max_events = 1000000;    // per stream event stream, MAXLEN ~
   std::size_t max_timeline = 10000;    // per stream replay timeline, MAXLEN ~
   std::size_t list_page = 1000;        // streams / factories read per page (Catalog::kListPage)

@@ -560,6 +560,77 @@ TEST_F(ExpiryBudget, TheStreamsOfOnePassShareTheBudgetAndEachGetsItsFirstCall) {
   for (const auto& id : streams) EXPECT_EQ(stockOf(id, "TEA"), 20) << id;
 }
 
+// Each second the task looks only at the streams this node placed orders in lately; the other
+// streams (orders placed through a node that has gone, or before this one started) wait for
+// the sweep over every stream, every expiry_sweep_ms.
+class ExpiryScope : public OrdersFixture {
+ protected:
+  void SetUp() override {
+    start({}, [](OrdersOptions& o) {
+      o.order_expiry_ms = 60000;
+      o.expiry_interval_ms = 20;
+      o.expiry_sweep_ms = kSweepMs;
+    });
+  }
+  void TearDown() override {
+    lt_.sync([&] { other_node_.reset(); });
+    OrdersFixture::TearDown();
+  }
+  // The counter's value in the Prometheus text the node serves.
+  double passes(const std::string& scope) {
+    std::string text = metrics_.render();
+    std::string series = "bloomcast_orders_expiry_passes_total{scope=\"" + scope + "\"} ";
+    auto at = text.find(series);
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
+  }
+  static constexpr int64_t kSweepMs = 3'600'000;
+  MetricsRegistry other_metrics_;
+  std::unique_ptr<OrderService> other_node_;
+};
+
+TEST_F(ExpiryScope, OrdersOfThisNodeExpireEachPassAndOthersAtTheSweep) {
+  auto f = createFactory();
+  auto mine = createStream(f);
+  auto theirs = createStream(f);
+  addProduct(mine.id, "TEA", 300, 20);
+  addProduct(theirs.id, "TEA", 300, 20);
+  ASSERT_TRUE(waitUntil([&] { return passes("all") >= 1; })) << "the first pass sweeps everything";
+  auto buyer = newSession();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(order(buyer, mine.id, "TEA", 2, "m" + std::to_string(i)).status, 201);
+  // Another node, without an expiry task of its own, sells three in the other stream.
+  std::promise<int> placed;
+  lt_.sync([&] {
+    other_node_ = std::make_unique<OrderService>(
+        lt_.loop(), *redis_, other_metrics_,
+        OrderServiceOptions{60000, 0, 1000000, 200, 10, kSweepMs, {}});
+    auto left = std::make_shared<int>(3);
+    auto ok = std::make_shared<int>(0);
+    for (int i = 0; i < 3; ++i) {
+      PlaceRequest q{theirs.id, "TEA", 3, "0123456789abcdef", "\"b**\"", "t" + std::to_string(i)};
+      other_node_->place(q, api::systemClockMs(), [&placed, left, ok](auto r) {
+        *ok += r.has_value();
+        if (--*left == 0) placed.set_value(*ok);
+      });
+    }
+  });
+  ASSERT_EQ(placed.get_future().get(), 3);
+  EXPECT_EQ(stockOf(mine.id, "TEA"), 14);
+  EXPECT_EQ(stockOf(theirs.id, "TEA"), 11);
+
+  clock_offset_ms_ = 61000;  // every order is past its deadline
+  ASSERT_TRUE(waitUntil([&] { return stockOf(mine.id, "TEA") == 20; })) << "this node's stream, within a pass";
+  double recent = passes("recent");
+  ASSERT_TRUE(waitUntil([&] { return passes("recent") >= recent + 3; }));
+  EXPECT_EQ(stockOf(theirs.id, "TEA"), 11) << "not this node's: left for the sweep";
+  EXPECT_EQ(passes("all"), 1);
+
+  clock_offset_ms_ = kSweepMs + 61000;  // the sweep is due
+  ASSERT_TRUE(waitUntil([&] { return stockOf(theirs.id, "TEA") == 20; }));
+  EXPECT_GE(passes("all"), 2);
+  EXPECT_EQ(statOf(theirs.id, "orders"), 0);
+  EXPECT_EQ(statOf(mine.id, "orders"), 0);
+}
+
 TEST_F(Expiry, PayingAfterTheDeadlineIsRefusedEvenBeforeTheTaskRan) {
   auto f = createFactory();
   auto s = createStream(f);
