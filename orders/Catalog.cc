@@ -244,6 +244,7 @@ void Catalog::isStreamHost(const std::string& token, const std::string& stream_i
 // ---- factories and streams -------------------------------------------------------------------
 
 void Catalog::createFactory(const std::string& name, int64_t now_ms, Callback<IdAndSecret> cb) {
+  cb = changing(std::move(cb));
   redis_.command({"INCR", std::string(keys::kFactorySeq)},
                  [this, name, now_ms, cb = std::move(cb)](RedisResult r) mutable {
                    auto c = checked(r);
@@ -288,6 +289,7 @@ void Catalog::listFactories(Callback<std::vector<FactoryInfo>> cb) {
 
 void Catalog::createStream(const std::string& factory_id, const std::string& title,
                            int64_t now_ms, Callback<IdAndSecret> cb) {
+  cb = changing(std::move(cb));
   if (!keys::isValidId(factory_id)) {
     cb(std::unexpected(notFound("factory_not_found", "no factory " + factory_id)));
     return;
@@ -374,6 +376,7 @@ void Catalog::loadStreams(std::vector<std::string> ids, Callback<std::vector<Str
 
 void Catalog::setStreamStatus(const std::string& stream_id, const std::string& status,
                               Callback<bool> cb) {
+  cb = changing(std::move(cb));
   if (status != "offline" && status != "live" && status != "ended") {
     cb(std::unexpected(Error{"invalid_argument", "status must be offline, live or ended"}));
     return;
@@ -396,6 +399,7 @@ void Catalog::setStreamStatus(const std::string& stream_id, const std::string& s
 }
 
 void Catalog::setPublishStatus(const std::string& stream_id, bool live, Callback<bool> cb) {
+  cb = changing(std::move(cb));
   if (!keys::isValidId(stream_id)) {
     cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
     return;
@@ -482,6 +486,7 @@ void Catalog::listProducts(const std::string& stream_id, Callback<std::vector<Pr
 
 void Catalog::pin(const std::string& stream_id, const std::string& sku, int64_t ends_at_ms,
                   int64_t now_ms, Callback<std::string> cb) {
+  cb = changing(std::move(cb));
   redis_.evalScript(
       "orders.pin",
       {keys::meta(stream_id), keys::product(stream_id, sku), keys::stock(stream_id),
@@ -509,6 +514,7 @@ void Catalog::updateProduct(const std::string& stream_id, const std::string& sku
 }
 
 void Catalog::unpin(const std::string& stream_id, int64_t now_ms, Callback<std::string> cb) {
+  cb = changing(std::move(cb));
   redis_.evalScript("orders.unpin", {keys::meta(stream_id), keys::timeline(stream_id)},
                     {std::to_string(now_ms), keys::room(stream_id), max_timeline_},
                     publishedReply(stream_id, "", "unpinned", std::move(cb)));

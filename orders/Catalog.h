@@ -136,14 +136,27 @@ class Catalog {
   // "PREFIX" + id + "_" + 48 hex digits -> id, or "" when `secret` is not of that shape.
   static std::string idInSecret(std::string_view secret, std::string_view prefix);
 
+  // Counts the writes this node made that change a list of streams or factories (create, status,
+  // pin), when each is done: an answer shared across requests (GmvService, GET /api/streams) is
+  // not reused across one, so a node's own writes show in its next list.
+  uint64_t generation() const { return generation_; }
+
  private:
   void loadStreams(std::vector<std::string> ids, Callback<std::vector<StreamInfo>> cb);
+  template <class T>
+  Callback<T> changing(Callback<T> cb) {
+    return [this, cb = std::move(cb)](std::expected<T, Error> result) {
+      ++generation_;
+      if (cb) cb(std::move(result));
+    };
+  }
 
   RedisClient& redis_;
   const Sessions& sessions_;
   std::string admin_token_;
   std::string max_timeline_;
   std::size_t list_page_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace bloomcast::orders

@@ -162,12 +162,23 @@ void CatalogApi::createStream(HttpRequest& req, HttpResponder r) {
 }
 
 void CatalogApi::listStreams(HttpRequest&, HttpResponder r) {
-  catalog_.listStreams([this, r](std::expected<std::vector<StreamInfo>, Error> list) {
-    if (!list) return r.send(api::errorResponse(list.error()));
-    auto out = nlohmann::json::array();
-    for (const auto& s : *list) out.push_back(streamJson(s));
-    r.send(HttpResponse::json(200, {{"streams", out}}));
-  });
+  // Every viewer's home page asks for this, every 10 s: one list per node at a time.
+  auto compute = [this](Callback<std::string> done) {
+    catalog_.listStreams([this, done = std::move(done)](std::expected<std::vector<StreamInfo>, Error> list) {
+      if (!list) return done(std::unexpected(list.error()));
+      auto out = nlohmann::json::array();
+      for (const auto& s : *list) out.push_back(streamJson(s));
+      done(HttpResponse::json(200, {{"streams", out}}).body);
+    });
+  };
+  stream_list_.get(options_.list_shared_ms, catalog_.generation(), compute,
+                   [r](std::expected<SharedResult<std::string>::Ptr, Error> body) {
+                     if (!body) return r.send(api::errorResponse(body.error()));
+                     HttpResponse out;
+                     out.status = 200;
+                     out.body = **body;
+                     r.send(std::move(out));
+                   });
 }
 
 void CatalogApi::getStream(HttpRequest& req, HttpResponder r) {

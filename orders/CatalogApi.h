@@ -21,6 +21,7 @@
 #include "orders/Catalog.h"
 #include "orders/RateLimiter.h"
 #include "orders/Sessions.h"
+#include "orders/SharedResult.h"
 
 namespace bloomcast::orders {
 
@@ -30,6 +31,7 @@ struct CatalogApiOptions {
   bool rate_limits = true;
   RateLimit sessions_per_ip{2, 20};
   api::Clock clock = api::systemClockMs;
+  uint64_t list_shared_ms = 900;  // GET /api/streams: one answer per node this long (SharedResult)
 };
 
 class CatalogApi {
@@ -70,6 +72,7 @@ class CatalogApi {
   const Sessions& sessions_;
   CatalogApiOptions options_;
   RateLimiter sessions_per_ip_;
+  SharedResult<std::string> stream_list_;  // GET /api/streams's body
 };
 
 }  // namespace bloomcast::orders

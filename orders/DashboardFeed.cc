@@ -9,6 +9,9 @@
 namespace bloomcast::orders {
 namespace {
 
+constexpr std::size_t kTopStreams = 20;     // streams listed in a tick, by GMV
+constexpr std::size_t kSeriesMinutes = 60;  // the tick's series
+
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -41,7 +44,7 @@ void DashboardFeed::onClose(WebSocketConnection& conn) { watchers_.erase(&conn);
 void DashboardFeed::tick() {
   if (watchers_.empty() || in_flight_) return;  // a slow Redis never stacks snapshots up
   in_flight_ = true;
-  gmv_.snapshot("", 60, nowMs(), [this](std::expected<GmvSnapshot, Error> snapshot) {
+  gmv_.snapshot("", kSeriesMinutes, nowMs(), [this](std::expected<GmvService::Shared, Error> snapshot) {
     if (!snapshot) {
       in_flight_ = false;
       auto frame = WsFrame::text(nlohmann::json{{"type", "error"}, {"code", snapshot.error().code},
@@ -51,16 +54,15 @@ void DashboardFeed::tick() {
     }
     // Viewers: each live stream's count, read with its counters in the snapshot.
     int64_t viewers = 0;
-    for (const auto& s : snapshot->streams)
+    for (const auto& s : (*snapshot)->streams)
       if (s.status == "live") viewers += s.viewers;
-    publish(*snapshot, viewers);
+    publish(**snapshot, viewers);
   });
 }
 
 void DashboardFeed::publish(const GmvSnapshot& snapshot, int64_t viewers) {
   in_flight_ = false;
-  nlohmann::json j = GmvService::toJson(snapshot);
-  if (j["streams"].size() > 20) j["streams"].erase(j["streams"].begin() + 20, j["streams"].end());
+  nlohmann::json j = GmvService::toJson(snapshot, kTopStreams, kSeriesMinutes);
   j["type"] = "tick";
   j["viewers"] = viewers;
   int64_t live = 0;
@@ -71,13 +73,16 @@ void DashboardFeed::publish(const GmvSnapshot& snapshot, int64_t viewers) {
   int64_t placed = 0;
   for (const auto& s : snapshot.streams) placed += s.placed;
   j["orders_placed"] = placed;
-  double ops = 0;
-  if (last_placed_ >= 0 && snapshot.at_ms > last_at_ms_)
-    ops = static_cast<double>(placed - last_placed_) * 1000.0 /
-          static_cast<double>(snapshot.at_ms - last_at_ms_);
-  last_placed_ = placed;
-  last_at_ms_ = snapshot.at_ms;
-  j["orders_per_second"] = std::max(0.0, ops);
+  // A tick may get the snapshot the last one had (snapshots are shared, GmvService.h): the rate
+  // it showed stands.
+  if (last_placed_ < 0 || snapshot.at_ms > last_at_ms_) {
+    if (last_placed_ >= 0)
+      last_ops_ = std::max(0.0, static_cast<double>(placed - last_placed_) * 1000.0 /
+                                    static_cast<double>(snapshot.at_ms - last_at_ms_));
+    last_placed_ = placed;
+    last_at_ms_ = snapshot.at_ms;
+  }
+  j["orders_per_second"] = last_ops_;
   auto frame = WsFrame::text(j.dump());
   for (auto* w : watchers_) w->send(frame, true);  // a newer tick replaces a lost one
 }

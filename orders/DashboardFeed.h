@@ -37,6 +37,7 @@ class DashboardFeed : public WebSocketHandler {
   bool in_flight_ = false;
   int64_t last_placed_ = -1;
   int64_t last_at_ms_ = 0;
+  double last_ops_ = 0;  // orders per second shown by the last tick
 };
 
 }  // namespace bloomcast::orders

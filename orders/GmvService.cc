@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "orders/Keys.h"
@@ -39,23 +40,41 @@ nlohmann::json totalsJson(const GmvTotals& t) {
 
 }  // namespace
 
-GmvService::GmvService(RedisClient& redis, Catalog& catalog) : redis_(redis), catalog_(catalog) {}
+GmvService::GmvService(RedisClient& redis, Catalog& catalog, uint64_t shared_ms)
+    : redis_(redis), catalog_(catalog), shared_ms_(shared_ms) {}
+
+int64_t GmvService::seriesClass(int64_t minutes) {
+  for (int64_t c : {1, 5, 15, 30, 60, 180, 360, 720})
+    if (minutes <= c) return c;
+  return kMaxMinutes;
+}
+
+uint64_t GmvService::sharedForMs(int64_t series_class) const {
+  return shared_ms_ * static_cast<uint64_t>(std::max<int64_t>(1, series_class / 60));
+}
 
 void GmvService::snapshot(const std::string& stream_id, int64_t minutes, int64_t now_ms,
-                          Callback<GmvSnapshot> cb) {
+                          Callback<Shared> cb) {
   minutes = std::clamp<int64_t>(minutes, 1, kMaxMinutes);
-  if (stream_id.empty()) {
-    catalog_.listStreams([this, minutes, now_ms, cb = std::move(cb)](auto streams) mutable {
-      if (!streams) return cb(std::unexpected(streams.error()));
-      withStreams(std::move(*streams), false, minutes, now_ms, std::move(cb));
+  if (!stream_id.empty()) {
+    catalog_.getStream(stream_id, [this, minutes, now_ms, cb = std::move(cb)](auto stream) mutable {
+      if (!stream) return cb(std::unexpected(stream.error()));
+      std::vector<StreamInfo> one{std::move(*stream)};
+      withStreams(std::move(one), true, minutes, now_ms, [cb = std::move(cb)](auto snap) {
+        if (!snap) return cb(std::unexpected(snap.error()));
+        cb(std::make_shared<const GmvSnapshot>(std::move(*snap)));
+      });
     });
     return;
   }
-  catalog_.getStream(stream_id, [this, minutes, now_ms, cb = std::move(cb)](auto stream) mutable {
-    if (!stream) return cb(std::unexpected(stream.error()));
-    std::vector<StreamInfo> one{std::move(*stream)};
-    withStreams(std::move(one), true, minutes, now_ms, std::move(cb));
-  });
+  int64_t series_class = seriesClass(minutes);
+  auto compute = [this, series_class, now_ms](Callback<GmvSnapshot> done) {
+    catalog_.listStreams([this, series_class, now_ms, done = std::move(done)](auto streams) mutable {
+      if (!streams) return done(std::unexpected(streams.error()));
+      withStreams(std::move(*streams), false, series_class, now_ms, std::move(done));
+    });
+  };
+  campaign_[series_class].get(sharedForMs(series_class), catalog_.generation(), compute, std::move(cb));
 }
 
 void GmvService::withStreams(std::vector<StreamInfo> streams, bool one_stream, int64_t minutes,
@@ -120,12 +139,13 @@ void GmvService::withStreams(std::vector<StreamInfo> streams, bool one_stream, i
            });
 }
 
-nlohmann::json GmvService::toJson(const GmvSnapshot& s) {
+nlohmann::json GmvService::toJson(const GmvSnapshot& s, std::size_t max_streams,
+                                  std::size_t last_minutes) {
   nlohmann::json j = totalsJson(s.total);
   j["total_cents"] = s.total.gmv_cents;
   j["at"] = s.at_ms;
   auto& streams = j["streams"] = nlohmann::json::array();
-  for (const auto& st : s.streams)
+  for (const auto& st : std::span(s.streams).first(std::min(max_streams, s.streams.size())))
     streams.push_back({{"id", st.id},
                        {"title", st.title},
                        {"factory_id", st.factory_id},
@@ -142,7 +162,7 @@ nlohmann::json GmvService::toJson(const GmvSnapshot& s) {
     factories.push_back(std::move(fj));
   }
   auto& series = j["series"] = nlohmann::json::array();
-  for (const auto& m : s.series) {
+  for (const auto& m : std::span(s.series).last(std::min(last_minutes, s.series.size()))) {
     auto mj = totalsJson(m.total);
     mj["t"] = m.start_ms;
     series.push_back(std::move(mj));

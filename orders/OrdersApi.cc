@@ -279,10 +279,19 @@ void OrdersApi::gmv(HttpRequest& req, HttpResponder r) {
     r.send(api::errorResponse(Error{"invalid_argument", "minutes must be 1..1440"}));
     return;
   }
+  auto shown = static_cast<std::size_t>(minutes.value_or(180));
+  bool campaign = stream_id.empty();
   gmv_.snapshot(stream_id, minutes.value_or(180), options_.clock(),
-                [r](std::expected<GmvSnapshot, Error> snap) {
+                [this, r, shown, campaign](std::expected<GmvService::Shared, Error> snap) {
                   if (!snap) return r.send(api::errorResponse(snap.error()));
-                  r.send(HttpResponse::json(200, GmvService::toJson(*snap)));
+                  if (!campaign) return r.send(HttpResponse::json(200, GmvService::toJson(**snap, SIZE_MAX, shown)));
+                  Rendered& last = rendered_[GmvService::seriesClass(static_cast<int64_t>(shown))];
+                  if (last.snapshot != *snap || last.minutes != shown)
+                    last = Rendered{*snap, shown, HttpResponse::json(200, GmvService::toJson(**snap, SIZE_MAX, shown)).body};
+                  HttpResponse out;
+                  out.status = 200;
+                  out.body = last.body;
+                  r.send(std::move(out));
                 });
 }
 

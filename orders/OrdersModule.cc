@@ -54,7 +54,7 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
       OrderServiceOptions{options_.order_expiry_ms, options_.expiry_interval_ms, options_.max_events,
                           options_.expire_batch, options_.expire_calls_per_pass, options_.expiry_sweep_ms,
                           options_.clock});
-  gmv_ = std::make_unique<GmvService>(redis, *catalog_);
+  gmv_ = std::make_unique<GmvService>(redis, *catalog_, options_.shared_answer_ms);
   dashboard_ = std::make_unique<DashboardFeed>(loop, http, *gmv_, options_.admin_token);
 
   CatalogApiOptions catalog_options;
@@ -68,6 +68,7 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
   catalog_options.rate_limits = options_.rate_limits;
   catalog_options.sessions_per_ip = options_.sessions_per_ip;
   catalog_options.clock = options_.clock;
+  catalog_options.list_shared_ms = options_.shared_answer_ms;
   catalog_api_ = std::make_unique<CatalogApi>(http, *catalog_, *sessions_, catalog_options);
 
   OrdersApiOptions orders_options;

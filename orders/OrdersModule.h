@@ -47,6 +47,9 @@ struct OrdersOptions {
   std::size_t expire_batch = 200;      // see OrderServiceOptions
   std::size_t expire_calls_per_pass = 10;
   uint64_t expiry_sweep_ms = 30000;    // see OrderServiceOptions
+  // GET /api/streams and the campaign-wide GET /api/gmv and dashboard tick: one answer per node
+  // this long (GmvService.h, SharedResult.h).
+  uint64_t shared_answer_ms = 900;
   std::size_t max_events = 1000000;    // per stream event stream, MAXLEN ~
   std::size_t max_timeline = 10000;    // per stream replay timeline, MAXLEN ~
   std::size_t list_page = 1000;        // streams / factories read per page (Catalog::kListPage)

@@ -356,6 +356,77 @@ TEST_F(Orders, LargeAmountsStayExactInCents) {
   EXPECT_NE(csv.body.find(",9989999999001,99899999990.01,"), std::string::npos) << csv.body;
 }
 
+// Campaign-wide snapshots are shared per series length class for a while (here an hour, so that
+// the test does not race the clock); one stream's are not; requests arriving while one is
+// computed wait for it instead of computing their own.
+class SharedAnswers : public OrdersFixture {
+ protected:
+  void SetUp() override {
+    start({}, [](OrdersOptions& o) { o.shared_answer_ms = 3'600'000; });
+  }
+  int64_t zranges() {
+    std::string stats = redis_server_->command({"INFO", "commandstats"});
+    auto at = stats.find("cmdstat_zrange:calls=");
+    return at == std::string::npos ? 0 : std::stoll(stats.substr(at + 21));
+  }
+};
+
+TEST_F(SharedAnswers, OneCampaignSnapshotAnswersEveryRequestOfItsClassUntilItIsOld) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "P", 1000, 100);
+  auto buyer = newSession();
+  ASSERT_EQ(order(buyer, s.id, "P", 1, "1").status, 201);
+
+  auto first = nlohmann::json::parse(get("/api/gmv?minutes=10").body);
+  EXPECT_EQ(first["orders"], 1);
+  ASSERT_EQ(order(buyer, s.id, "P", 2, "2").status, 201);
+  auto shared = nlohmann::json::parse(get("/api/gmv?minutes=12").body);
+  EXPECT_EQ(shared["orders"], 1) << "the same class (up to 15 minutes): the same snapshot";
+  EXPECT_EQ(shared["at"], first["at"]);
+  EXPECT_EQ(shared["series"].size(), 12u) << "the end of its series, as long as asked";
+  auto other_class = nlohmann::json::parse(get("/api/gmv?minutes=20").body);
+  EXPECT_EQ(other_class["orders"], 2) << "another class, taken now";
+  EXPECT_EQ(other_class["series"].size(), 20u);
+  EXPECT_EQ(other_class["series"][19]["units"], 3);
+  auto one = nlohmann::json::parse(get("/api/gmv?stream=" + s.id + "&minutes=10").body);
+  EXPECT_EQ(one["orders"], 2) << "one stream's snapshot is not shared";
+
+  // Fifty requests of a class nobody asked for yet: one computation (listing the streams and
+  // the factories: two ZRANGE), all answered from it.
+  int64_t before = zranges();
+  std::vector<Request> requests(50, Request{"GET", "/api/gmv?minutes=1440", "", ""});
+  auto replies = runConcurrently(base_, requests, 50);
+  std::set<int64_t> taken_at;
+  for (const auto& r : replies) {
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["orders"], 2);
+    EXPECT_EQ(r.json()["series"].size(), 1440u);
+    taken_at.insert(r.json()["at"].get<int64_t>());
+  }
+  EXPECT_EQ(taken_at.size(), 1u);
+  EXPECT_EQ(zranges() - before, 2);
+}
+
+TEST_F(SharedAnswers, TheStreamListIsSharedButShowsThisNodesOwnWritesAtOnce) {
+  auto f = createFactory();
+  auto a = createStream(f, "A");
+  auto list = [&] { return nlohmann::json::parse(get("/api/streams").body)["streams"]; };
+  ASSERT_EQ(list().size(), 1u);
+  // Written behind this node's back (as chat and other nodes do): not seen while shared.
+  redis_server_->command({"HSET", "bc:{s:" + a.id + "}:stats", "viewers", "42"});
+  EXPECT_EQ(list()[0]["viewers"], 0);
+  // This node's own writes are: a new stream, a status.
+  auto b = createStream(f, "B");
+  auto after_create = list();
+  ASSERT_EQ(after_create.size(), 2u);
+  EXPECT_EQ(after_create[0]["viewers"], 42) << "taken afresh";
+  ASSERT_EQ(call("POST", "/api/streams/" + b.id + "/status", {{"status", "ended"}}, f.secret).status, 200);
+  EXPECT_EQ(list()[1]["status"], "ended");
+  auto gmv = nlohmann::json::parse(get("/api/gmv?minutes=5").body);
+  EXPECT_EQ(gmv["streams"].size(), 2u);
+}
+
 class Expiry : public OrdersFixture {
  protected:
   void SetUp() override {
