@@ -312,9 +312,10 @@ std::string peerAddress(int fd) {
 }
 }  // namespace
 
+// Counted per addressKey: an IPv6 client by its /64.
 bool HttpServer::admitConnection(const std::string& ip) {
   if (options_.max_connections_per_ip == 0) return true;
-  auto it = connections_by_ip_.find(ip);
+  auto it = connections_by_ip_.find(addressKey(ip));
   if (ip.empty() || it == connections_by_ip_.end() || it->second < options_.max_connections_per_ip) return true;
   refused_connections_->inc();
   // One line per second at most: a flood must not become a log flood.
@@ -326,10 +327,10 @@ bool HttpServer::admitConnection(const std::string& ip) {
   return false;
 }
 
-void HttpServer::countOpen(const std::string& ip) { ++connections_by_ip_[ip]; }
+void HttpServer::countOpen(const std::string& ip) { ++connections_by_ip_[addressKey(ip)]; }
 
 void HttpServer::countClosed(const std::string& ip) {
-  auto count = connections_by_ip_.find(ip);
+  auto count = connections_by_ip_.find(addressKey(ip));
   if (count != connections_by_ip_.end() && --count->second == 0) connections_by_ip_.erase(count);
 }
 

@@ -93,6 +93,17 @@ std::string formatIpAddress(const IpAddress& address) {
   return out;
 }
 
+std::string addressKey(std::string_view ip) {
+  if (ip.find(':') == std::string_view::npos) return std::string(ip);  // IPv4 (or not an address)
+  auto address = parseIpAddress(ip);
+  if (!address) return std::string(ip);
+  if (address->isV4()) return formatIpAddress(*address);  // ::ffff:a.b.c.d
+  std::fill(address->bytes.begin() + 8, address->bytes.end(), uint8_t{0});
+  std::string key = formatIpAddress(*address);
+  key.append("/64");
+  return key;
+}
+
 bool IpNetwork::contains(const IpAddress& address) const {
   return address.isV4() == isV4() && samePrefix(address, base, prefix_bits);
 }

@@ -52,6 +52,13 @@ std::optional<IpAddress> parseIpAddress(std::string_view text);
 void formatIpAddress(const IpAddress& address, std::string& out);
 std::string formatIpAddress(const IpAddress& address);
 
+// The key per-address limits (connections, rate limits) count a client under: an IPv4 address
+// as it is; an IPv6 address by its /64, as "2001:db8:1:2::/64". A home, office or phone network
+// gets a whole /64 and its hosts pick addresses in it at will (RFC 4941 privacy addresses), so
+// counting each IPv6 address apart would let one client count as 2^64. Text that is not an
+// address is its own key.
+std::string addressKey(std::string_view ip);
+
 // One CIDR block. `prefix_bits` counts in the 128-bit space: an IPv4 /n is 96 + n.
 struct IpNetwork {
   IpAddress base;  // its bits beyond the prefix are zero

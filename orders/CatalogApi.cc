@@ -283,7 +283,7 @@ void CatalogApi::pin(HttpRequest& req, HttpResponder r) {
 // ---- sessions --------------------------------------------------------------------------------
 
 void CatalogApi::createSession(HttpRequest& req, HttpResponder r) {
-  if (options_.rate_limits && !sessions_per_ip_.allow(req.remote_ip, monotonicMs())) {
+  if (options_.rate_limits && !sessions_per_ip_.allow(addressKey(req.remote_ip), monotonicMs())) {
     r.send(api::errorResponse(Error{"rate_limited", "too many new sessions from this address"}));
     return;
   }

@@ -1,5 +1,7 @@
 #include "orders/OrdersApi.h"
 
+#include "infra/TrustedProxies.h"
+
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -81,7 +83,7 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
     r.send(api::errorResponse(Error{std::move(code), std::move(message)}));
   };
   uint64_t mono_ms = options_.rate_limits ? monotonicMs() : 0;
-  if (options_.rate_limits && !per_ip_.allow(req.remote_ip, mono_ms))
+  if (options_.rate_limits && !per_ip_.allow(addressKey(req.remote_ip), mono_ms))
     return fail("rate_limited", "too many orders from this address");
   int64_t now_ms = options_.clock();
   std::string_view token = req.bearerToken();

@@ -55,6 +55,19 @@ TEST(IpAddress, Ipv4MappedIpv6IsTheIpv4Address) {
   EXPECT_FALSE(parseIpAddress("::203.0.113.9")->isV4()) << "IPv4-compatible is not IPv4-mapped";
 }
 
+// Per-address limits count an IPv6 client by its /64, however the address is written.
+TEST(IpAddress, TheKeyOfAClientIsItsIpv4AddressOrItsIpv6Slash64) {
+  EXPECT_EQ(addressKey("203.0.113.9"), "203.0.113.9");
+  EXPECT_EQ(addressKey("::ffff:203.0.113.9"), "203.0.113.9");
+  EXPECT_EQ(addressKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(addressKey("2001:DB8:1:2::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(addressKey("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+  EXPECT_EQ(addressKey("::1"), "::/64");
+  EXPECT_EQ(addressKey("fe80::1:2:3:4"), "fe80::/64");
+  EXPECT_EQ(addressKey(""), "");
+  EXPECT_EQ(addressKey("not:an:address"), "not:an:address");
+}
+
 TEST(IpNetwork, HostsAndBlocksOfBothFamilies) {
   auto set = trusting({"10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8", "192.168.1.0/24"});
   expectTrusts(set, {"10.0.0.0", "10.255.255.255", "127.0.0.1", "192.168.1.255", "::1", "fd12:3456::1",

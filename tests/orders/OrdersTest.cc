@@ -799,6 +799,21 @@ TEST_F(ForwardedClients, BehindATrustedProxyEachForwardedAddressHasItsOwnBudget)
   EXPECT_EQ(statOf(stream_, "orders"), 5);
 }
 
+// An IPv6 client picks any address of its /64 at will: the budget is the /64's.
+TEST_F(ForwardedClients, IPv6ClientsOfOneSlash64ShareABudget) {
+  startTrusting({"127.0.0.1"});
+  for (const char* a : {"2001:db8:1:2::a", "2001:db8:1:2:ffff::1", "2001:DB8:1:2:0:0:0:C"})
+    EXPECT_EQ(sessionVia(a).status, 201) << a;
+  EXPECT_EQ(sessionVia("2001:db8:1:2:dead:beef:0:1").status, 429) << "the same /64";
+  auto next_network = sessionVia("2001:db8:1:3::a");
+  ASSERT_EQ(next_network.status, 201) << "the next /64 is another client";
+  std::string buyer = nlohmann::json::parse(next_network.body)["token"];
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(orderVia("[2001:db8:5:6::" + std::to_string(i + 1) + "]:443", buyer).status, 201) << i;
+  EXPECT_EQ(orderVia("2001:db8:5:6:1234::99", buyer).status, 429);
+  EXPECT_EQ(orderVia("2001:db8:5:7::1", buyer).status, 201);
+}
+
 TEST_F(ForwardedClients, WithNoProxyTrustedAForgedXForwardedForChangesNothing) {
   startTrusting({});
   // Every request is 127.0.0.1's, whatever it claims: one budget for all.
