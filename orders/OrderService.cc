@@ -129,7 +129,6 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
   // the rest are views — no allocation per key or argument. The views are read only while
   // evalPrepared formats the command, before any callback runs.
   if (s != key_stream_ || q.sku != key_sku_ || !place_call_.name) {
-    if (!key_stream_.empty() && s != key_stream_) placed_in_[key_stream_] = last_place_ms_;
     key_views_ = keys::placeKeys(s, q.sku, key_text_);
     key_stream_ = s;
     key_sku_ = q.sku;
@@ -137,7 +136,6 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
     place_call_ = redis_.prepareScript(kPlace, std::span<const std::string_view>(key_views_).first(7),
                                        sku, 7);
   }
-  last_place_ms_ = now_ms;
   char numbers[2][24];
   auto number = [&numbers](int slot, int64_t v) {
     char* end = std::to_chars(numbers[slot], numbers[slot] + sizeof numbers[slot], v).ptr;
@@ -149,7 +147,7 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
   auto sent = std::chrono::steady_clock::now();
   redis_.evalPrepared(
       place_call_, args,
-      [this, s, sent, cb = std::move(cb)](RedisResult r) {
+      [this, s, now_ms, sent, cb = std::move(cb)](RedisResult r) {
         place_latency_->observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
         auto c = checked(r);
@@ -167,12 +165,24 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
           out.order_id.append(s).append("-").append(seq);
           out.amount_cents = replyIntOr(element(reply, 2), 0);
           (out.replay ? replayed_ : created_)->inc();
+          if (!out.replay) notePlaced(s, now_ms);
           if (!out.replay) gmv_cents_->inc(static_cast<uint64_t>(out.amount_cents));
           return cb(std::move(out));
         }
         refused_->inc();
         cb(std::unexpected(refusal(code, reply)));
       });
+}
+
+// Only orders the script created count: a stream id that names no stream (anyone may send one)
+// never reaches the expiry task's list. The stream of the latest order is kept apart, so a
+// flash sale's orders cost a string compare here, and a switch of stream one map write.
+void OrderService::notePlaced(const std::string& stream_id, int64_t now_ms) {
+  if (stream_id != placed_stream_) {
+    if (!placed_stream_.empty()) placed_in_[placed_stream_] = placed_ms_;
+    placed_stream_ = stream_id;
+  }
+  placed_ms_ = now_ms;
 }
 
 void OrderService::pay(const std::string& order_id, const std::string& buyer_id, int64_t now_ms,
@@ -297,7 +307,7 @@ void OrderService::expiryTick() {
     if (!n) spdlog::warn("orders: expiry pass failed: {}", n.error().message);
     else if (*n > 0) spdlog::info("orders: {} unpaid orders expired", *n);
   };
-  if (!key_stream_.empty() && last_place_ms_ > 0) placed_in_[key_stream_] = last_place_ms_;
+  if (!placed_stream_.empty()) placed_in_[placed_stream_] = placed_ms_;
   int64_t keep_ms = options_.order_expiry_ms + static_cast<int64_t>(options_.expiry_sweep_ms);
   std::erase_if(placed_in_, [&](const auto& entry) { return now_ms - entry.second > keep_ms; });
   if (sweep) {

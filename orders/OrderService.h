@@ -131,6 +131,7 @@ class OrderService {
   void transition(const std::string& script, const std::string& order_id,
                   const std::string& buyer_id, int64_t now_ms, Callback<Transition> cb);
   void expiryTick();
+  void notePlaced(const std::string& stream_id, int64_t now_ms);
 
   EventLoop& loop_;
   RedisClient& redis_;
@@ -145,11 +146,11 @@ class OrderService {
   Timer expiry_timer_;
   bool expiry_running_ = false;
   int64_t last_sweep_ms_ = -1;  // the expiry task's last pass over every stream; -1: none yet
-  // Streams this node placed orders in, with the time of the last one; the stream of the
-  // latest order (key_stream_) is entered at each expiry pass from last_place_ms_, so an
-  // order costs one store here.
+  // Streams this node created orders in, with the time of the last one; the stream of the
+  // latest order (placed_stream_, placed_ms_) is entered at each expiry pass (notePlaced).
   std::unordered_map<std::string, int64_t> placed_in_;
-  int64_t last_place_ms_ = 0;
+  std::string placed_stream_;
+  int64_t placed_ms_ = 0;
   std::shared_ptr<Histogram> place_latency_;
   std::shared_ptr<Counter> created_, replayed_, refused_, failed_, gmv_cents_, expired_, sweeps_, recent_passes_;
 };

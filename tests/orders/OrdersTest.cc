@@ -654,6 +654,11 @@ class ExpiryScope : public OrdersFixture {
     auto at = text.find(series);
     return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
   }
+  int64_t evalshas() {
+    std::string stats = redis_server_->command({"INFO", "commandstats"});
+    auto at = stats.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? 0 : std::stoll(stats.substr(at + 22));
+  }
   static constexpr int64_t kSweepMs = 3'600'000;
   MetricsRegistry other_metrics_;
   std::unique_ptr<OrderService> other_node_;
@@ -668,6 +673,16 @@ TEST_F(ExpiryScope, OrdersOfThisNodeExpireEachPassAndOthersAtTheSweep) {
   ASSERT_TRUE(waitUntil([&] { return passes("all") >= 1; })) << "the first pass sweeps everything";
   auto buyer = newSession();
   for (int i = 0; i < 3; ++i) ASSERT_EQ(order(buyer, mine.id, "TEA", 2, "m" + std::to_string(i)).status, 201);
+  // An order for a stream that does not exist (anyone may send one) adds nothing to the passes:
+  // each runs the expire script once, on `mine`.
+  EXPECT_EQ(errorOf(order(buyer, "987654", "TEA", 1, "ghost")), "stream_not_found");
+  double p0 = passes("recent");
+  int64_t e0 = evalshas();
+  ASSERT_TRUE(waitUntil([&] { return passes("recent") >= p0 + 10; }));
+  int64_t calls = evalshas() - e0;
+  double ran = passes("recent") - p0;
+  EXPECT_GE(static_cast<double>(calls), ran - 1);
+  EXPECT_LE(static_cast<double>(calls), ran + 1) << calls << " script calls in " << ran << " passes";
   // Another node, without an expiry task of its own, sells three in the other stream.
   std::promise<int> placed;
   lt_.sync([&] {
