@@ -422,6 +422,7 @@ void Catalog::setPublishStatus(const std::string& stream_id, bool live, Callback
 
 void Catalog::createProduct(const std::string& stream_id, const Product& product, int64_t now_ms,
                             Callback<Product> cb) {
+  cb = changing(std::move(cb));
   std::string title_json = nlohmann::json(product.title).dump();
   redis_.evalScript(
       "orders.create_product",
@@ -498,6 +499,7 @@ void Catalog::pin(const std::string& stream_id, const std::string& sku, int64_t 
 
 void Catalog::updateProduct(const std::string& stream_id, const std::string& sku,
                             const ProductChanges& changes, int64_t now_ms, Callback<std::string> cb) {
+  cb = changing(std::move(cb));
   std::vector<std::string> args = {sku, changes.stock ? std::to_string(*changes.stock) : std::string(),
                                    std::to_string(now_ms), keys::room(stream_id)};
   if (changes.title) {

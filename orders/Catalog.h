@@ -136,9 +136,10 @@ class Catalog {
   // "PREFIX" + id + "_" + 48 hex digits -> id, or "" when `secret` is not of that shape.
   static std::string idInSecret(std::string_view secret, std::string_view prefix);
 
-  // Counts the writes this node made that change a list of streams or factories (create, status,
-  // pin), when each is done: an answer shared across requests (GmvService, GET /api/streams) is
-  // not reused across one, so a node's own writes show in its next list.
+  // Counts the writes this node made that change what the public reads show (factories, streams,
+  // status, products, pins), when each is done: an answer shared across requests (GmvService,
+  // GET /api/streams, a stream's public reads) is not reused across one, so a node's own writes
+  // show in its next answer.
   uint64_t generation() const { return generation_; }
 
  private:

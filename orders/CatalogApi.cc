@@ -22,6 +22,17 @@ uint64_t monotonicMs() {
     return;                                                 \
   }
 
+// Answers a shared body (SharedResult) as it is, or the error it came with.
+Callback<SharedResult<std::string>::Ptr> sharedBodySender(const HttpResponder& r) {
+  return [r](std::expected<SharedResult<std::string>::Ptr, Error> body) {
+    if (!body) return r.send(api::errorResponse(body.error()));
+    HttpResponse out;
+    out.status = 200;
+    out.body = **body;
+    r.send(std::move(out));
+  };
+}
+
 }  // namespace
 
 CatalogApi::CatalogApi(HttpServer& http, Catalog& catalog, const Sessions& sessions,
@@ -29,7 +40,10 @@ CatalogApi::CatalogApi(HttpServer& http, Catalog& catalog, const Sessions& sessi
     : catalog_(catalog),
       sessions_(sessions),
       options_(std::move(options)),
-      sessions_per_ip_(options_.sessions_per_ip) {
+      sessions_per_ip_(options_.sessions_per_ip),
+      stream_bodies_(options_.max_shared_streams),
+      product_bodies_(options_.max_shared_streams),
+      timeline_bodies_(options_.max_shared_streams) {
   auto bind = [this](void (CatalogApi::*fn)(HttpRequest&, HttpResponder)) {
     return [this, fn](HttpRequest& req, HttpResponder r) { (this->*fn)(req, std::move(r)); };
   };
@@ -171,21 +185,20 @@ void CatalogApi::listStreams(HttpRequest&, HttpResponder r) {
       done(HttpResponse::json(200, {{"streams", out}}).body);
     });
   };
-  stream_list_.get(options_.list_shared_ms, catalog_.generation(), compute,
-                   [r](std::expected<SharedResult<std::string>::Ptr, Error> body) {
-                     if (!body) return r.send(api::errorResponse(body.error()));
-                     HttpResponse out;
-                     out.status = 200;
-                     out.body = **body;
-                     r.send(std::move(out));
-                   });
+  stream_list_.get(options_.list_shared_ms, catalog_.generation(), compute, sharedBodySender(r));
 }
 
+// Every viewer of a stream polls it (live.js: every 5 s): one answer per stream and node at a
+// time, as for the products and the timeline below.
 void CatalogApi::getStream(HttpRequest& req, HttpResponder r) {
-  catalog_.getStream(req.params.at("id"), [this, r](std::expected<StreamInfo, Error> s) {
-    if (!s) return r.send(api::errorResponse(s.error()));
-    r.send(HttpResponse::json(200, streamJson(*s)));
-  });
+  const std::string& id = req.params.at("id");
+  auto compute = [this, id](Callback<std::string> done) {
+    catalog_.getStream(id, [this, done = std::move(done)](std::expected<StreamInfo, Error> s) {
+      if (!s) return done(std::unexpected(s.error()));
+      done(HttpResponse::json(200, streamJson(*s)).body);
+    });
+  };
+  stream_bodies_.get(id, options_.stream_shared_ms, catalog_.generation(), compute, sharedBodySender(r));
 }
 
 void CatalogApi::rotateKey(HttpRequest& req, HttpResponder r) {
@@ -224,12 +237,16 @@ void CatalogApi::createProduct(HttpRequest& req, HttpResponder r) {
 }
 
 void CatalogApi::listProducts(HttpRequest& req, HttpResponder r) {
-  catalog_.listProducts(req.params.at("id"), [r](std::expected<std::vector<Product>, Error> list) {
-    if (!list) return r.send(api::errorResponse(list.error()));
-    auto out = nlohmann::json::array();
-    for (const auto& p : *list) out.push_back(productJson(p));
-    r.send(HttpResponse::json(200, {{"products", out}}));
-  });
+  const std::string& id = req.params.at("id");
+  auto compute = [this, id](Callback<std::string> done) {
+    catalog_.listProducts(id, [done = std::move(done)](std::expected<std::vector<Product>, Error> list) {
+      if (!list) return done(std::unexpected(list.error()));
+      auto out = nlohmann::json::array();
+      for (const auto& p : *list) out.push_back(productJson(p));
+      done(HttpResponse::json(200, {{"products", out}}).body);
+    });
+  };
+  product_bodies_.get(id, options_.stream_shared_ms, catalog_.generation(), compute, sharedBodySender(r));
 }
 
 // Validated as createProduct validates; only the fields present change. `stock` sets the units
@@ -256,17 +273,21 @@ void CatalogApi::unpin(HttpRequest& req, HttpResponder r) {
 }
 
 void CatalogApi::timeline(HttpRequest& req, HttpResponder r) {
-  catalog_.timeline(req.params.at("id"), [r](std::expected<std::vector<TimelineEvent>, Error> list) {
-    if (!list) return r.send(api::errorResponse(list.error()));
-    auto out = nlohmann::json::array();
-    for (const auto& e : *list) {
-      auto frame = nlohmann::json::parse(e.frame, nullptr, false);
-      out.push_back({{"type", e.type},
-                     {"ts", e.ts_ms},
-                     {"product", frame.is_object() && frame.contains("product") ? frame["product"] : nlohmann::json()}});
-    }
-    r.send(HttpResponse::json(200, {{"events", out}}));
-  });
+  const std::string& id = req.params.at("id");
+  auto compute = [this, id](Callback<std::string> done) {
+    catalog_.timeline(id, [done = std::move(done)](std::expected<std::vector<TimelineEvent>, Error> list) {
+      if (!list) return done(std::unexpected(list.error()));
+      auto out = nlohmann::json::array();
+      for (const auto& e : *list) {
+        auto frame = nlohmann::json::parse(e.frame, nullptr, false);
+        out.push_back({{"type", e.type},
+                       {"ts", e.ts_ms},
+                       {"product", frame.is_object() && frame.contains("product") ? frame["product"] : nlohmann::json()}});
+      }
+      done(HttpResponse::json(200, {{"events", out}}).body);
+    });
+  };
+  timeline_bodies_.get(id, options_.stream_shared_ms, catalog_.generation(), compute, sharedBodySender(r));
 }
 
 void CatalogApi::pin(HttpRequest& req, HttpResponder r) {

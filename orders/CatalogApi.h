@@ -13,6 +13,7 @@
 //
 // Thread: loop thread. Owned by OrdersModule; routes hold `this`, so it lives as long as the
 // HttpServer serves.
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -32,6 +33,10 @@ struct CatalogApiOptions {
   RateLimit sessions_per_ip{2, 20};
   api::Clock clock = api::systemClockMs;
   uint64_t list_shared_ms = 900;  // GET /api/streams: one answer per node this long (SharedResult)
+  // GET /api/streams/:id, its products and its timeline: one answer per stream and node this
+  // long, for at most max_shared_streams streams at a time (SharedResults).
+  uint64_t stream_shared_ms = 900;
+  std::size_t max_shared_streams = 4096;
 };
 
 class CatalogApi {
@@ -73,6 +78,8 @@ class CatalogApi {
   CatalogApiOptions options_;
   RateLimiter sessions_per_ip_;
   SharedResult<std::string> stream_list_;  // GET /api/streams's body
+  // The bodies of a stream's public reads, by stream id.
+  SharedResults<std::string> stream_bodies_, product_bodies_, timeline_bodies_;
 };
 
 }  // namespace bloomcast::orders

@@ -69,6 +69,7 @@ OrdersModule::OrdersModule(EventLoop& loop, RedisClient& redis, HttpServer& http
   catalog_options.sessions_per_ip = options_.sessions_per_ip;
   catalog_options.clock = options_.clock;
   catalog_options.list_shared_ms = options_.shared_answer_ms;
+  catalog_options.stream_shared_ms = options_.shared_answer_ms;
   catalog_api_ = std::make_unique<CatalogApi>(http, *catalog_, *sessions_, catalog_options);
 
   OrdersApiOptions orders_options;

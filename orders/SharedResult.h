@@ -9,12 +9,19 @@
 // (Catalog::generation): an answer is not reused across a change, so a node's writes show in
 // its next answer; other nodes' writes show within fresh_ms.
 //
+// SharedResults: the same per key — a stream's public reads (GET /api/streams/:id, its
+// products, its timeline), which every viewer in a room polls, so a full room during a flash sale
+// would otherwise ask Redis thousands of times a second for what changes at most a few times.
+//
 // Thread: loop thread. The compute function's callback must not outlive the SharedResult's owner.
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -31,7 +38,7 @@ class SharedResult {
   // next one `compute` produces (started now unless one is under way).
   void get(uint64_t fresh_ms, uint64_t generation, const std::function<void(Callback<T>)>& compute,
            Callback<Ptr> cb) {
-    uint64_t now_ms = uv_hrtime() / 1000000;
+    uint64_t now_ms = nowMs();
     if (value_ && generation == generation_ && now_ms - taken_ms_ < fresh_ms) return cb(value_);
     waiting_.push_back(std::move(cb));
     if (computing_) return;
@@ -51,12 +58,55 @@ class SharedResult {
     });
   }
 
+ // Nothing is being computed and there is no value younger than `fresh_ms`: dropping this
+  // loses nothing.
+  bool idle(uint64_t fresh_ms) const { return !computing_ && (!value_ || nowMs() - taken_ms_ >= fresh_ms); }
+
+  static uint64_t nowMs() { return uv_hrtime() / 1000000; }
+
  private:
   Ptr value_;
   uint64_t taken_ms_ = 0;    // steady clock, when the computation of value_ started
   uint64_t generation_ = 0;  // the generation it was started at
   bool computing_ = false;
   std::vector<Callback<Ptr>> waiting_;
+};
+
+template <class T>
+class SharedResults {
+ public:
+  using Ptr = typename SharedResult<T>::Ptr;
+
+  // Keys come from URLs, so anyone can make new ones: at most `max_keys` are kept. When a new key
+  // finds the map full, the idle entries are dropped (SharedResult::idle: unknown ids, whose
+  // computation failed, and answers past fresh_ms) — a pass over the map at most once per
+  // `max_keys` new keys; a key that still finds no room is computed for itself, unshared.
+  explicit SharedResults(std::size_t max_keys) : max_keys_(max_keys) {}
+
+  void get(const std::string& key, uint64_t fresh_ms, uint64_t generation,
+           const std::function<void(Callback<T>)>& compute, Callback<Ptr> cb) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      if (entries_.size() >= max_keys_)
+        std::erase_if(entries_, [fresh_ms](const auto& e) { return e.second.idle(fresh_ms); });
+      if (entries_.size() >= max_keys_) {
+        compute([cb = std::move(cb)](std::expected<T, Error> result) {
+          if (!result) return cb(std::unexpected(result.error()));
+          cb(std::make_shared<const T>(std::move(*result)));
+        });
+        return;
+      }
+      // unordered_map nodes do not move: a computation under way keeps its entry's address.
+      it = entries_.try_emplace(key).first;
+    }
+    it->second.get(fresh_ms, generation, compute, std::move(cb));
+  }
+
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::size_t max_keys_;
+  std::unordered_map<std::string, SharedResult<T>> entries_;
 };
 
 }  // namespace bloomcast::orders

@@ -2,6 +2,7 @@
 # User-space instructions per order of one bloomcast build, counted by valgrind's callgrind under
 # the orders load (orders.lua, 50 connections), with the functions they go to.
 #   bench/orders/instructions.sh BINARY [seconds=15] [rows=25]
+#   KEEP_DUMP=FILE keeps callgrind's dump (for callgrind_annotate --tree=calling, line by line).
 # CPU time per order on this VM drifts by tens of percent within minutes (see ab.sh); an
 # instruction count does not: the same build gives the same count to a fraction of a percent,
 # so a change to bloomcast's own code shows here in one run. It counts user space only — the
@@ -40,6 +41,7 @@ seq1=$(orders_placed)
 callgrind_control -d "$pid" > /dev/null
 dump=$(ls "$dir"/callgrind.out.* | head -1)
 for _ in $(seq 100); do [ -s "$dump" ] && break; sleep 0.1; done
+[ -n "${KEEP_DUMP:-}" ] && cp "$dump" "$KEEP_DUMP"
 
 python3 - "$((seq1 - seq0))" "$rows" "$dump" "$binary" <<'PY'
 import re, subprocess, sys

@@ -403,8 +403,12 @@ TEST_F(Catalog, StreamsCarryTheRoomsViewersAndLikes) {
   // What the chat part's room tick writes.
   redis_server_->command({"HSET", keys::stats(s.id), "viewers", "12", "likes", "345", "pub_ms", "1"});
   redis_server_->command({"SET", keys::likes(s.id), "345"});
-  auto one = nlohmann::json::parse(get("/api/streams/" + s.id).body);
-  EXPECT_EQ(one["viewers"], 12);
+  // The node shares a stream's answer for up to shared_answer_ms (0.9 s): the next one shows it.
+  nlohmann::json one;
+  ASSERT_TRUE(waitUntil([&] {
+    one = nlohmann::json::parse(get("/api/streams/" + s.id).body);
+    return one["viewers"] == 12;
+  }));
   EXPECT_EQ(one["likes"], 345);
   auto all = nlohmann::json::parse(get("/api/streams").body)["streams"];
   ASSERT_EQ(all.size(), 1u);

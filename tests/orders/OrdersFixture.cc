@@ -181,4 +181,11 @@ int64_t OrdersFixture::eventCount(const std::string& stream) {
   return toInt(redis_server_->command({"XLEN", keys::events(stream)}));
 }
 
+int64_t OrdersFixture::commandCalls(const std::string& command) {
+  std::string stats = redis_server_->command({"INFO", "commandstats"});
+  std::string field = "cmdstat_" + command + ":calls=";
+  auto at = stats.find(field);
+  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+}
+
 }  // namespace bloomcast::orders::test

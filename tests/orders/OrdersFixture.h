@@ -77,6 +77,8 @@ class OrdersFixture : public ::testing::Test {
   int64_t stockOf(const std::string& stream, const std::string& sku);
   int64_t statOf(const std::string& stream, const std::string& field);
   int64_t eventCount(const std::string& stream);
+  // How many times Redis ran `command` (lower case, "evalsha"), from INFO commandstats.
+  int64_t commandCalls(const std::string& command);
 
   std::unique_ptr<RedisServer> redis_server_;
   LoopThread lt_;

@@ -13,6 +13,7 @@
 #include "orders/OrdersApi.h"
 #include "orders/RateLimiter.h"
 #include "orders/Sessions.h"
+#include "orders/SharedResult.h"
 
 namespace bloomcast::orders {
 namespace {
@@ -277,6 +278,50 @@ TEST(ApiSupport, FieldsAreCheckedForTypeAndRange) {
   EXPECT_FALSE(api::isValidImageUrl("javascript:alert(1)"));
   EXPECT_FALSE(api::isValidImageUrl("//evil.example/x.png"));
   EXPECT_TRUE(api::isValidImageUrl("https://cdn.example/x.png"));
+}
+
+TEST(SharedResults, KeysAreBoundedAndAFullMapOfBusyKeysComputesUnshared) {
+  SharedResults<int> shared(2);
+  std::vector<Callback<int>> pending;  // computations under way, finished by the test
+  int computed = 0;
+  auto compute = [&](Callback<int> done) {
+    ++computed;
+    pending.push_back(std::move(done));
+  };
+  std::vector<int> answers;
+  auto answer = [&](std::expected<SharedResults<int>::Ptr, Error> v) { answers.push_back(v ? **v : -1); };
+  const uint64_t kFresh = 3'600'000;
+
+  shared.get("a", kFresh, 0, compute, answer);
+  shared.get("a", kFresh, 0, compute, answer);  // waits for the computation under way
+  shared.get("b", kFresh, 0, compute, answer);
+  EXPECT_EQ(computed, 2);
+  EXPECT_EQ(shared.size(), 2u);
+  // Full, and both keys busy: a third key is computed for itself and not kept.
+  shared.get("c", kFresh, 0, compute, answer);
+  EXPECT_EQ(computed, 3);
+  EXPECT_EQ(shared.size(), 2u);
+  pending[2](7);
+  EXPECT_EQ(answers, std::vector<int>{7});
+  pending[0](1);
+  EXPECT_EQ(answers, (std::vector<int>{7, 1, 1}));
+  pending[1](std::unexpected(Error{"stream_not_found", "no stream b"}));
+  EXPECT_EQ(answers, (std::vector<int>{7, 1, 1, -1}));
+  pending.clear();
+
+  // "a" holds a fresh answer; "b" failed, so it holds nothing: a new key takes b's place.
+  shared.get("a", kFresh, 0, compute, answer);
+  EXPECT_EQ(answers.back(), 1);
+  shared.get("d", kFresh, 0, compute, answer);
+  EXPECT_EQ(computed, 4);
+  EXPECT_EQ(shared.size(), 2u);
+  pending[0](4);
+  EXPECT_EQ(answers.back(), 4);
+  shared.get("d", kFresh, 0, compute, answer);
+  EXPECT_EQ(computed, 4) << "d is kept";
+  // Another generation: computed again.
+  shared.get("d", kFresh, 1, compute, answer);
+  EXPECT_EQ(computed, 5);
 }
 
 }  // namespace
