@@ -239,11 +239,14 @@ void CatalogApi::createProduct(HttpRequest& req, HttpResponder r) {
 void CatalogApi::listProducts(HttpRequest& req, HttpResponder r) {
   const std::string& id = req.params.at("id");
   auto compute = [this, id](Callback<std::string> done) {
-    catalog_.listProducts(id, [done = std::move(done)](std::expected<std::vector<Product>, Error> list) {
+    // "at": when the answer was taken, so that a page can tell it from the newer stock the room
+    // heard of since (live.js keeps the stock of an order or change announced after it).
+    int64_t at_ms = options_.clock();
+    catalog_.listProducts(id, [done = std::move(done), at_ms](std::expected<std::vector<Product>, Error> list) {
       if (!list) return done(std::unexpected(list.error()));
       auto out = nlohmann::json::array();
       for (const auto& p : *list) out.push_back(productJson(p));
-      done(HttpResponse::json(200, {{"products", out}}).body);
+      done(HttpResponse::json(200, {{"products", out}, {"at", at_ms}}).body);
     });
   };
   product_bodies_.get(id, options_.stream_shared_ms, catalog_.generation(), compute, sharedBodySender(r));

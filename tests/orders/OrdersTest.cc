@@ -446,9 +446,14 @@ TEST_F(SharedAnswers, AStreamsPublicReadsAreSharedPerStreamButShowThisNodesOwnWr
   // Written behind this node's back (chat counts viewers), and an order (whose stock the room
   // hears from the chat at once): not seen while shared.
   redis_server_->command({"HSET", "bc:{s:" + a.id + "}:stats", "viewers", "42"});
+  int64_t ordered_ms = api::systemClockMs() + clock_offset_ms_;
   ASSERT_EQ(order(newSession(), a.id, "P", 2, "k1").status, 201);
   EXPECT_EQ(stream(a)["viewers"], 0);
   EXPECT_EQ(products(a)[0]["stock"], 100);
+  // The answer says when it was taken: before the order, whose room event (its ts) is newer.
+  auto taken = nlohmann::json::parse(get("/api/streams/" + a.id + "/products").body)["at"];
+  ASSERT_TRUE(taken.is_number_integer());
+  EXPECT_LE(taken.get<int64_t>(), ordered_ms);
   // Each stream's answers are its own.
   EXPECT_EQ(stream(b)["title"], "B");
   EXPECT_EQ(products(b).size(), 0u);

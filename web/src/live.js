@@ -94,7 +94,13 @@ async function loadStream() {
 async function loadProducts() {
   try {
     const { body } = await api('GET', `/api/streams/${encodeURIComponent(streamId)}/products`);
-    for (const p of body.products) state.products.set(p.sku, { ...(state.products.get(p.sku) || {}), ...p });
+    for (const p of body.products) {
+      const have = state.products.get(p.sku) || {};
+      // The answer is shared by the server for up to a second (its "at"): the room may have told
+      // of a newer stock since (an order, a change), which it keeps.
+      const stock = have.stockAt > body.at ? have.stock : p.stock;
+      state.products.set(p.sku, { ...have, ...p, stock });
+    }
     renderCard();
   } catch { /* the card keeps what it has; the next refresh tries again */ }
 }
@@ -325,6 +331,7 @@ function onRoomMessage(m) {
       const p = state.products.get(m.sku);
       if (p && typeof m.stock === 'number') p.stock = m.stock;
       else if (p) p.stock = Math.max(0, p.stock - m.qty);
+      if (p) p.stockAt = m.ts;
       toast(`${m.user} 刚刚购买了 ${m.title} ×${m.qty}`);
       renderCard();
       break;
@@ -332,17 +339,20 @@ function onRoomMessage(m) {
     case 'stock': {
       // A cancelled or expired order put stock back: a sold-out card can sell again.
       const p = state.products.get(m.sku);
-      if (p && typeof m.stock === 'number') p.stock = m.stock;
+      if (p && typeof m.stock === 'number') {
+        p.stock = m.stock;
+        p.stockAt = m.ts;
+      }
       renderCard();
       break;
     }
     case 'pin':
-      if (m.product) state.products.set(m.product.sku, { ...(state.products.get(m.product.sku) || {}), ...m.product });
+      if (m.product) state.products.set(m.product.sku, { ...(state.products.get(m.product.sku) || {}), ...m.product, stockAt: m.ts });
       state.events.push({ ts: m.ts || Date.now(), product: m.product, received_ms: Date.now(), live: true });
       renderCard();
       break;
     case 'product':
-      state.products.set(m.product.sku, { ...(state.products.get(m.product.sku) || {}), ...m.product });
+      state.products.set(m.product.sku, { ...(state.products.get(m.product.sku) || {}), ...m.product, stockAt: m.ts });
       renderCard();
       break;
     case 'slow_mode':
