@@ -6,15 +6,42 @@
 
 namespace bloomcast {
 
+namespace {
+// loopTurnClock's reading on this thread, and whether an EventLoop's turn hooks invalidate it.
+thread_local std::chrono::steady_clock::time_point turn_clock{};
+thread_local bool turn_clock_valid = false;
+thread_local bool turn_clock_hooked = false;
+
+void newTurnPart() {
+  turn_clock_hooked = true;
+  turn_clock_valid = false;
+}
+}  // namespace
+
+std::chrono::steady_clock::time_point loopTurnClock() {
+  if (turn_clock_valid) return turn_clock;
+  turn_clock = std::chrono::steady_clock::now();
+  turn_clock_valid = turn_clock_hooked;
+  return turn_clock;
+}
+
 EventLoop::EventLoop(std::size_t max_queued_tasks) : max_queued_tasks_(max_queued_tasks) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &wakeup_, &EventLoop::onWakeup);
   wakeup_.data = this;
+  uv_prepare_init(&loop_, &turn_start_);
+  uv_prepare_start(&turn_start_, [](uv_prepare_t*) { newTurnPart(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&turn_start_));
+  uv_check_init(&loop_, &turn_end_);
+  uv_check_start(&turn_end_, [](uv_check_t*) { newTurnPart(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&turn_end_));
   loop_thread_ = std::this_thread::get_id();
 }
 
 EventLoop::~EventLoop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&wakeup_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&turn_start_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&turn_end_), nullptr);
   // Let close callbacks of handles closed by other owners run, then release the loop.
   for (int i = 0; i < 100 && uv_run(&loop_, UV_RUN_NOWAIT) != 0; ++i) {
   }
@@ -36,6 +63,9 @@ void EventLoop::run() {
     if (!stop_requested_.load()) break;  // no handles left at all
   }
   runQueuedTasks();
+  // This thread may run another loop, which is not an EventLoop, next.
+  turn_clock_hooked = false;
+  turn_clock_valid = false;
 }
 
 void EventLoop::stop() {

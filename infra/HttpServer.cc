@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +22,7 @@
 
 namespace bloomcast {
 namespace fs = std::filesystem;
+using namespace std::string_view_literals;
 
 // One HTTP connection: a libuv TCP handle and what has been read from it.
 struct HttpConnection {
@@ -64,7 +67,7 @@ struct HttpExchange {
   bool http10 = false;  // an HTTP/1.0 client that asked for keep-alive is told it has it
   bool close_after = false;  // the request was refused or its body not read: no reuse
   bool producer_asked = false;
-  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point started;  // loopTurnClock: the turn the head was read in
 
   // Back to a fresh exchange's state for the next request; strings are emptied, not freed.
   // startRequest sets the rest (server, conn, started).
@@ -141,6 +144,23 @@ const char* reasonPhrase(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
+}
+
+// "HTTP/1.1 STATUS REASON\r\nserver: bloomcast\r\ncontent-type: ", the start every answer of
+// STATUS has, made once per status (it was a dozen appends and two number formats per answer).
+std::string_view answerStart(int status) {
+  auto make = [](int s) {
+    return "HTTP/1.1 " + std::to_string(s) + " " + reasonPhrase(s) + "\r\nserver: bloomcast\r\ncontent-type: ";
+  };
+  static const std::array<std::string, 500> starts = [&make] {
+    std::array<std::string, 500> all;
+    for (int s = 100; s < 600; ++s) all[static_cast<std::size_t>(s - 100)] = make(s);
+    return all;
+  }();
+  if (status >= 100 && status < 600) return starts[static_cast<std::size_t>(status - 100)];
+  thread_local std::string other;  // no handler answers outside 1xx..5xx; still, say what it asked
+  other = make(status);
+  return other;
 }
 
 // The read buffer: libuv reads into it and the bytes are appended to the connection's own
@@ -555,7 +575,7 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   else ex = std::make_shared<HttpExchange>();
   ex->server = this;
   ex->conn = &c;
-  ex->started = std::chrono::steady_clock::now();
+  ex->started = loopTurnClock();
   c.exchange = ex;
   c.requested = true;
   c.head_started = false;
@@ -728,16 +748,21 @@ void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
   // The answer goes out of one buffer kept across answers (no allocation per answer).
   std::string& out = answer_buffer_;
   out.clear();
-  out.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ").append(reasonPhrase(r.status));
-  out.append("\r\nserver: bloomcast\r\ncontent-type: ")
-      .append(r.content_type.empty() ? std::string_view("application/json") : r.content_type);
-  if (streamed) out.append("\r\ntransfer-encoding: chunked");
-  else if (!no_body) out.append("\r\ncontent-length: ").append(std::to_string(length));
-  out.append("\r\n");
-  for (const auto& [k, v] : r.headers) out.append(k).append(": ").append(v).append("\r\n");
-  if (close) out.append("connection: close\r\n");
-  else if (ex->http10) out.append("connection: keep-alive\r\n");
-  out.append("\r\n");
+  out.append(answerStart(r.status));
+  out.append(r.content_type.empty() ? "application/json"sv : std::string_view(r.content_type));
+  if (streamed) {
+    out.append("\r\ntransfer-encoding: chunked\r\n"sv);
+  } else if (!no_body) {
+    char digits[24];
+    char* digits_end = std::to_chars(digits, digits + sizeof digits, length).ptr;
+    out.append("\r\ncontent-length: "sv).append(digits, digits_end).append("\r\n"sv);
+  } else {
+    out.append("\r\n"sv);
+  }
+  for (const auto& [k, v] : r.headers) out.append(k).append(": "sv).append(v).append("\r\n"sv);
+  if (close) out.append("connection: close\r\n"sv);
+  else if (ex->http10) out.append("connection: keep-alive\r\n"sv);
+  out.append("\r\n"sv);
 
   if (head_only || no_body) {
     if (c.file_fd >= 0) {
@@ -971,7 +996,7 @@ void HttpServer::sweep() {
 
 void HttpServer::completed(HttpExchange& ex) {
   double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.started).count();
+      std::chrono::duration<double>(loopTurnClock() - ex.started).count();
   latency_->observe(seconds);
   int status = ex.response->status;
   auto& counter = responses_by_status_[status];

@@ -1,5 +1,7 @@
 #include "orders/ApiFields.h"
 
+#include "infra/Bytes16.h"
+
 namespace bloomcast::orders::api {
 
 std::expected<nlohmann::json, Error> parseObject(const std::string& body) {
@@ -106,15 +108,25 @@ bool scanFlatObject(std::string_view body, std::span<const std::string_view> nam
   auto skipSpace = [&] {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
   };
-  // A string of printable ASCII without escapes; p is past its closing quote after.
+  // A string of printable ASCII without escapes; p is past its closing quote after. The scan
+  // stops at the first quote, backslash, control character or non-ASCII byte (16 at a time):
+  // a quote ends the string, anything else is for nlohmann's parser.
   auto plainString = [&](std::string_view& text) {
     if (p == end || *p != '"') return false;
     const char* start = ++p;
-    while (p < end && *p != '"') {
-      if (*p < 0x20 || *p > 0x7e || *p == '\\') return false;
-      ++p;
+    for (;;) {
+      if (end - p >= 16) {
+        bytes16::Bytes v = bytes16::load(p);
+        unsigned stop = bytes16::firstSet((v == '"') | (v == '\\') | (v < 0x20) | (v > 0x7e));
+        p += stop;
+        if (stop == 16) continue;
+      } else {
+        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p <= 0x7e) ++p;
+        if (p == end) return false;
+      }
+      break;
     }
-    if (p == end) return false;
+    if (*p != '"') return false;
     text = std::string_view(start, static_cast<std::size_t>(p - start));
     ++p;
     return true;
@@ -286,8 +298,13 @@ bool isValidSku(std::string_view sku) {
 
 bool isValidIdempotencyKey(std::string_view key) {
   if (key.empty() || key.size() > 64) return false;
-  for (char c : key)
-    if (c < 0x21 || c > 0x7e) return false;
+  std::size_t i = 0;
+  for (; i + 16 <= key.size(); i += 16) {  // every order has one: 16 bytes at a time
+    bytes16::Bytes v = bytes16::load(key.data() + i);
+    if (bytes16::anySet((v < 0x21) | (v > 0x7e))) return false;
+  }
+  for (; i < key.size(); ++i)
+    if (key[i] < 0x21 || key[i] > 0x7e) return false;
   return true;
 }
 

@@ -144,12 +144,12 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
   // ARGV[2..8]; ARGV[1], the SKU, is in the prepared call.
   const std::string_view args[] = {number(0, q.qty), q.buyer_id,      q.idempotency_key, number(1, now_ms),
                                    q.buyer_name_json, key_views_[7], max_events_};
-  auto sent = std::chrono::steady_clock::now();
+  auto sent = loopTurnClock();  // the script's latency at loop-turn precision: no clock read per order
   redis_.evalPrepared(
       place_call_, args,
       [this, s, now_ms, sent, cb = std::move(cb)](RedisResult r) {
         place_latency_->observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+            std::chrono::duration<double>(loopTurnClock() - sent).count());
         auto c = checked(r);
         if (!c) {
           failed_->inc();

@@ -79,6 +79,44 @@ TEST(ApiBodies, TheOrderScanReadsFieldsAsTheDomDoes) {
   EXPECT_EQ(one[0].kind, ScalarField::Kind::Other);
 }
 
+// The flat scan reads strings 16 bytes at a time: every byte it must stop at, at every offset
+// of values longer than a block, and at the body's end, reads as the DOM does.
+TEST(ApiBodies, TheOrderScanStopsWhereTheDomDoesAtEveryOffsetOfALongString) {
+  const std::string_view names[] = {"stream", "idempotency_key"};
+  const std::string stops[] = {"\\\"", "\\\\", "\\u0041", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\"", ""};
+  for (const auto& stop : stops) {
+    for (std::size_t at = 0; at <= 40; ++at) {
+      std::string value = std::string(at, 'k') + stop + std::string(40 - at, 'v');
+      for (const std::string& body : {R"({"idempotency_key":")" + value + R"(","stream":"7"})",
+                                      R"({"stream":"7","idempotency_key":")" + value + "\"}",
+                                      R"({"stream":"7","idempotency_key":")" + value}) {
+        SCOPED_TRACE(body);
+        ScalarField scanned[std::size(names)];
+        auto scan = scanObject(body, names, scanned);
+        auto dom = parseObject(body);
+        ASSERT_EQ(scan.has_value(), dom.has_value());
+        if (!dom) continue;
+        for (std::size_t i = 0; i < std::size(names); ++i)
+          EXPECT_EQ(scanned[i], fieldOf(*dom, std::string(names[i]).c_str())) << names[i];
+      }
+    }
+  }
+}
+
+TEST(ApiBodies, AnIdempotencyKeyIsRefusedForABadByteAtAnyOffset) {
+  std::string key(64, 'k');
+  EXPECT_TRUE(isValidIdempotencyKey(key));
+  EXPECT_FALSE(isValidIdempotencyKey(key + "k")) << "65 characters";
+  for (char bad : {' ', '\x01', '\x7f', '\x80', '\xff'}) {
+    for (std::size_t at = 0; at < key.size(); ++at) {
+      std::string k = key;
+      k[at] = bad;
+      EXPECT_FALSE(isValidIdempotencyKey(k)) << at;
+      EXPECT_FALSE(isValidIdempotencyKey(std::string_view(k).substr(0, at + 1))) << at;
+    }
+  }
+}
+
 TEST(ApiBodies, FactoriesAndStreamsHavePlainTextNames) {
   EXPECT_EQ(decodeFactoryBody(R"({"name":"东莞鞋厂"})")->name, "东莞鞋厂");
   EXPECT_EQ(codeOf(decodeFactoryBody(R"({"name":"a\nb"})")), "invalid_argument");
