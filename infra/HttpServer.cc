@@ -233,6 +233,13 @@ void HttpResponder::send(HttpResponse response) const {
   ex.server->respond(exchange_);
 }
 
+void HttpResponder::sendJson(int status, std::string_view body) const {
+  auto& ex = *exchange_;
+  if (ex.response || !ex.conn) return;
+  ex.response.emplace().status = status;
+  ex.server->respond(exchange_, body);
+}
+
 bool HttpResponder::pending() const { return exchange_->conn && !exchange_->response; }
 
 std::optional<std::string> safeJoin(const std::string& root, std::string_view relative) {
@@ -720,7 +727,7 @@ void HttpServer::dispatch(const std::shared_ptr<HttpExchange>& ex) {
 
 // ---- answers ----------------------------------------------------------------------------------
 
-void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
+void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex, std::optional<std::string_view> body) {
   HttpConnection& c = *ex->conn;
   HttpResponse& r = *ex->response;
   bool head_only = ex->request.method == "HEAD";
@@ -729,7 +736,7 @@ void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
   if (streamed) ex->close_after = true;  // the chunked framing ends the body; no reuse after it
   bool close = ex->close_after || !ex->keep_alive;
 
-  uint64_t length = r.body.size();
+  uint64_t length = body ? body->size() : r.body.size();
   if (!r.file_path.empty()) {
     int fd = ::open(r.file_path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
@@ -776,7 +783,7 @@ void HttpServer::respond(const std::shared_ptr<HttpExchange>& ex) {
   } else if (streamed) {
     write(c, std::string_view(out), After::NextPiece);
   } else {
-    out.append(r.body);
+    out.append(body ? *body : std::string_view(r.body));
     std::string().swap(r.body);
     write(c, std::string_view(out), After::Finish);
   }

@@ -116,6 +116,9 @@ class HttpResponder {
   explicit HttpResponder(std::shared_ptr<HttpExchange> exchange) : exchange_(std::move(exchange)) {}
   // Sends the response once; later calls and calls after the client left do nothing.
   void send(HttpResponse response) const;
+  // The same for an application/json answer whose body the caller holds: it is copied into the
+  // answer as it goes out (no HttpResponse body of its own: the order path's answer).
+  void sendJson(int status, std::string_view body) const;
   // False once the client has gone or a response was sent.
   bool pending() const;
 
@@ -182,7 +185,8 @@ class HttpServer {
   void bodyComplete(HttpConnection& c);
   void dispatch(const std::shared_ptr<HttpExchange>& ex);
   void respondEarly(const std::shared_ptr<HttpExchange>& ex, HttpResponse response);
-  void respond(const std::shared_ptr<HttpExchange>& ex);
+  // `body`: the answer's body when the response holds none of its own (sendJson).
+  void respond(const std::shared_ptr<HttpExchange>& ex, std::optional<std::string_view> body = std::nullopt);
   void startReading(HttpConnection& c);
   void write(HttpConnection& c, std::string data, After after);
   // The same for bytes the caller keeps (the answer buffer): copied only if the socket does

@@ -122,8 +122,8 @@ std::optional<Order> OrderService::parseRecord(const std::string& stream_id, int
 
 // ---- place / pay / cancel --------------------------------------------------------------------
 
-void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceResult> cb) {
-  const std::string& s = q.stream_id;
+void OrderService::sendPlace(const PlaceRequest& q, int64_t now_ms, RedisCallback cb) {
+  std::string_view s = q.stream_id;
   // The hot path of a flash sale: the script call's keys and SKU are formatted once per stream
   // and SKU (a flash sale orders one product over and over), the numbers go on the stack, and
   // the rest are views — no allocation per key or argument. The views are read only while
@@ -144,34 +144,34 @@ void OrderService::place(const PlaceRequest& q, int64_t now_ms, Callback<PlaceRe
   // ARGV[2..8]; ARGV[1], the SKU, is in the prepared call.
   const std::string_view args[] = {number(0, q.qty), q.buyer_id,      q.idempotency_key, number(1, now_ms),
                                    q.buyer_name_json, key_views_[7], max_events_};
-  auto sent = loopTurnClock();  // the script's latency at loop-turn precision: no clock read per order
-  redis_.evalPrepared(
-      place_call_, args,
-      [this, s, now_ms, sent, cb = std::move(cb)](RedisResult r) {
-        place_latency_->observe(
-            std::chrono::duration<double>(loopTurnClock() - sent).count());
-        auto c = checked(r);
-        if (!c) {
-          failed_->inc();
-          return cb(std::unexpected(c.error()));
-        }
-        const RedisReply& reply = **c;
-        std::string code = replyText(element(reply, 0));  // short: no allocation
-        if (code == "created" || code == "replay") {
-          PlaceResult out;
-          out.replay = code == "replay";
-          std::string seq = replyText(element(reply, 1));
-          out.order_id.reserve(s.size() + 1 + seq.size());
-          out.order_id.append(s).append("-").append(seq);
-          out.amount_cents = replyIntOr(element(reply, 2), 0);
-          (out.replay ? replayed_ : created_)->inc();
-          if (!out.replay) notePlaced(s, now_ms);
-          if (!out.replay) gmv_cents_->inc(static_cast<uint64_t>(out.amount_cents));
-          return cb(std::move(out));
-        }
-        refused_->inc();
-        cb(std::unexpected(refusal(code, reply)));
-      });
+  redis_.evalPrepared(place_call_, args, std::move(cb));
+}
+
+std::expected<PlaceResult, Error> OrderService::placed(const std::string& s, int64_t now_ms,
+                                                       std::chrono::steady_clock::time_point sent,
+                                                       const RedisResult& r) {
+  place_latency_->observe(std::chrono::duration<double>(loopTurnClock() - sent).count());
+  auto c = checked(r);
+  if (!c) {
+    failed_->inc();
+    return std::unexpected(c.error());
+  }
+  const RedisReply& reply = **c;
+  std::string code = replyText(element(reply, 0));  // short: no allocation
+  if (code == "created" || code == "replay") {
+    PlaceResult out;
+    out.replay = code == "replay";
+    std::string seq = replyText(element(reply, 1));
+    out.order_id.reserve(s.size() + 1 + seq.size());
+    out.order_id.append(s).append("-").append(seq);
+    out.amount_cents = replyIntOr(element(reply, 2), 0);
+    (out.replay ? replayed_ : created_)->inc();
+    if (!out.replay) notePlaced(s, now_ms);
+    if (!out.replay) gmv_cents_->inc(static_cast<uint64_t>(out.amount_cents));
+    return out;
+  }
+  refused_->inc();
+  return std::unexpected(refusal(code, reply));
 }
 
 // Only orders the script created count: a stream id that names no stream (anyone may send one)

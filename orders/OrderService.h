@@ -21,11 +21,13 @@
 //
 // Thread: loop thread. Owned by OrdersModule; destroy after the RedisClient is closed.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -36,13 +38,14 @@
 
 namespace bloomcast::orders {
 
+// Views: place() reads them while it formats the script call, before it returns.
 struct PlaceRequest {
-  std::string stream_id;        // valid id
-  std::string sku;              // valid SKU
-  int64_t qty = 1;              // 1..kMaxQty
-  std::string buyer_id;         // session user id
-  std::string buyer_name_json;  // JSON string shown in the room ("张**")
-  std::string idempotency_key;  // 1..64 printable ASCII
+  std::string_view stream_id;        // valid id
+  std::string_view sku;              // valid SKU
+  int64_t qty = 1;                   // 1..kMaxQty
+  std::string_view buyer_id;         // session user id
+  std::string_view buyer_name_json;  // JSON string shown in the room ("张**")
+  std::string_view idempotency_key;  // 1..64 printable ASCII
 };
 
 struct PlaceResult {
@@ -87,9 +90,17 @@ class OrderService {
   OrderService(EventLoop& loop, RedisClient& redis, MetricsRegistry& metrics,
                OrderServiceOptions options);
 
-  // Errors: stream_not_found, stream_ended, flash_sale_ended, product_not_found, sold_out,
-  // limit_exceeded, idempotency_key_reused, store_unavailable, internal.
-  void place(const PlaceRequest& request, int64_t now_ms, Callback<PlaceResult> cb);
+  // Calls `done(std::expected<PlaceResult, Error>)` once. Errors: stream_not_found,
+  // stream_ended, flash_sale_ended, product_not_found, sold_out, limit_exceeded,
+  // idempotency_key_reused, store_unavailable, internal. A template so that the caller's
+  // callback and the reply's handling are one closure: one allocation per order, not two.
+  template <class Done>
+  void place(const PlaceRequest& request, int64_t now_ms, Done done) {
+    auto sent = loopTurnClock();  // the script's latency at loop-turn precision
+    sendPlace(request, now_ms,
+              [this, stream = std::string(request.stream_id), now_ms, sent, done = std::move(done)](
+                  RedisResult r) mutable { done(placed(stream, now_ms, sent, r)); });
+  }
 
   // buyer_id "" acts for the organizer or the stream's factory. Answers the order's status
   // ("paid" / "cancelled") and amount. Errors: order_not_found, order_expired,
@@ -128,6 +139,10 @@ class OrderService {
                                           std::string_view record);
 
  private:
+  void sendPlace(const PlaceRequest& q, int64_t now_ms, RedisCallback cb);
+  // The place script's answer `r` to an order of `stream_id` sent at `sent`, counted.
+  std::expected<PlaceResult, Error> placed(const std::string& stream_id, int64_t now_ms,
+                                           std::chrono::steady_clock::time_point sent, const RedisResult& r);
   void transition(const std::string& script, const std::string& order_id,
                   const std::string& buyer_id, int64_t now_ms, Callback<Transition> cb);
   void expiryTick();

@@ -88,7 +88,7 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   int64_t now_ms = options_.clock();
   std::string_view token = req.bearerToken();
   if (token.empty()) return fail("unauthorized", "orders need a session token (POST /api/sessions)");
-  auto session = sessions_.verify(token, now_ms / 1000);
+  const Session* session = sessions_.verifyRemembered(token, now_ms / 1000);  // read before the next verify
   if (!session) return fail("unauthorized", "invalid or expired session token");
   if (options_.rate_limits && !per_session_.allow(session->user_id, mono_ms))
     return fail("rate_limited", "too many orders from this session");
@@ -96,24 +96,23 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   auto body = api::decodeOrderBody(req.body);
   if (!body) return r.send(api::errorResponse(body.error()));
 
+  std::string buyer_name_json = maskedViewerNameJson(session->name);
   PlaceRequest q;
-  q.stream_id = std::move(body->stream_id);
-  q.sku = std::move(body->sku);
+  q.stream_id = body->stream_id;
+  q.sku = body->sku;
   q.qty = body->qty;
-  q.buyer_id = std::move(session->user_id);
-  q.buyer_name_json = maskedViewerNameJson(session->name);
-  q.idempotency_key = std::move(body->idempotency_key);
+  q.buyer_id = session->user_id;
+  q.buyer_name_json = buyer_name_json;
+  q.idempotency_key = body->idempotency_key;
   orders_.place(q, now_ms, [r](std::expected<PlaceResult, Error> placed) {
     if (!placed) return r.send(api::errorResponse(placed.error()));
-    HttpResponse out;
-    out.status = placed->replay ? 200 : 201;
-    // Appended, not formatted: this is every order's answer.
+    // Appended, not formatted, into a buffer kept for the next answer: this is every order's.
+    thread_local std::string body;
     char cents[24];
     char* cents_end = std::to_chars(cents, cents + sizeof cents, placed->amount_cents).ptr;
-    out.body.reserve(64 + placed->order_id.size());
-    out.body.append(R"({"order_id":")").append(placed->order_id).append(R"(","amount_cents":)");
-    out.body.append(cents, cents_end).append(R"(,"status":"created"})");
-    r.send(std::move(out));
+    body.assign(R"({"order_id":")").append(placed->order_id).append(R"(","amount_cents":)");
+    body.append(cents, cents_end).append(R"(,"status":"created"})");
+    r.sendJson(placed->replay ? 200 : 201, body);
   });
 }
 

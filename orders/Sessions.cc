@@ -55,18 +55,21 @@ std::string Sessions::issue(const Session& session) const {
 }
 
 std::optional<Session> Sessions::verify(std::string_view token, int64_t now_s) const {
-  if (token.empty() || token.size() > 256) return std::nullopt;
+  const Session* s = verifyRemembered(token, now_s);
+  if (!s) return std::nullopt;
+  return *s;
+}
+
+const Session* Sessions::verifyRemembered(std::string_view token, int64_t now_s) const {
+  if (token.empty() || token.size() > 256) return nullptr;
   if (verified_.empty()) verified_.resize(kCacheSlots);
   Verified& slot = verified_[std::hash<std::string_view>{}(token) % kCacheSlots];
-  if (sameToken(slot.token, token)) {
-    if (!fresh(slot.session.issued_s, now_s)) return std::nullopt;
-    return slot.session;
-  }
+  if (sameToken(slot.token, token)) return fresh(slot.session.issued_s, now_s) ? &slot.session : nullptr;
   auto session = verifyAnew(token);
-  if (!session || !fresh(session->issued_s, now_s)) return std::nullopt;
+  if (!session || !fresh(session->issued_s, now_s)) return nullptr;
   slot.token.assign(token);
-  slot.session = *session;
-  return session;
+  slot.session = std::move(*session);
+  return &slot.session;
 }
 
 bool Sessions::fresh(int64_t issued_s, int64_t now_s) const {

@@ -48,6 +48,9 @@ class Sessions {
   std::string issue(const Session& session) const;
   // The session a token names, if its signature holds and it has not aged out at now_s.
   std::optional<Session> verify(std::string_view token, int64_t now_s) const;
+  // The same, without a copy: the session as this object remembers it, valid until its next
+  // verify or verifyRemembered (the order path reads it at once; a copy was an allocation).
+  const Session* verifyRemembered(std::string_view token, int64_t now_s) const;
 
  private:
   std::string sign(std::string_view payload) const;

@@ -39,6 +39,12 @@ class HttpServerTest : public ::testing::Test {
       server_->route("GET", "/api/streams/:id", [](HttpRequest& req, HttpResponder r) {
         r.send(HttpResponse::json(200, {{"id", req.params["id"]}, {"q", req.queryOr("q")}}));
       });
+      server_->route("POST", "/api/echo-json", [](HttpRequest& req, HttpResponder r) {
+        std::string body = req.body;  // gone (reused) once sendJson returns
+        r.sendJson(202, body);
+        body.assign("overwritten");
+        r.sendJson(500, "{}");  // a second answer does nothing
+      });
       server_->route("POST", "/api/echo", [](HttpRequest& req, HttpResponder r) {
         r.send(HttpResponse::json(201, {{"body", req.body}, {"auth", req.bearerToken()}}));
       });
@@ -129,6 +135,16 @@ TEST_F(HttpServerTest, PostBodyAndBearerTokenReachTheHandler) {
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["body"], R"({"x":1})");
   EXPECT_EQ(body["auth"], "t0k");
+}
+
+TEST_F(HttpServerTest, AJsonBodyTheHandlerHoldsIsCopiedIntoTheAnswer) {
+  for (const std::string& sent : {std::string(R"({"x":1})"), std::string(1000, 'a')}) {
+    auto r = http("POST", base_ + "/api/echo-json", sent, {"Content-Type: application/json"});
+    ASSERT_EQ(r.status, 202);
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+    EXPECT_EQ(r.headers["content-length"], std::to_string(sent.size()));
+    EXPECT_EQ(r.body, sent);
+  }
 }
 
 TEST_F(HttpServerTest, BodyOverTheLimitIs413) {

@@ -746,7 +746,8 @@ TEST_F(ExpiryScope, OrdersOfThisNodeExpireEachPassAndOthersAtTheSweep) {
     auto left = std::make_shared<int>(3);
     auto ok = std::make_shared<int>(0);
     for (int i = 0; i < 3; ++i) {
-      PlaceRequest q{theirs.id, "TEA", 3, "0123456789abcdef", "\"b**\"", "t" + std::to_string(i)};
+      std::string key = "t" + std::to_string(i);
+      PlaceRequest q{theirs.id, "TEA", 3, "0123456789abcdef", "\"b**\"", key};
       other_node_->place(q, api::systemClockMs(), [&placed, left, ok](auto r) {
         *ok += r.has_value();
         if (--*left == 0) placed.set_value(*ok);
