@@ -37,28 +37,35 @@ constexpr std::array<unsigned char, 256> kControlChars = [] {
   return table;
 }();
 
-// Sixteen bytes at a time (infra/Bytes16.h), then the table for the rest: a byte at a time, the
-// Authorization value alone took ~400 instructions of every order.
-bool hasControlChar(std::string_view s) {
+// Sixteen bytes at a time (infra/Bytes16.h): a byte at a time, the Authorization value alone
+// took ~400 instructions of every order. A value's last bytes are loaded as one more block when
+// 16 bytes from there are still in the buffer (`readable_end`), the lanes past the value
+// ignored; otherwise, at the very end of the buffer, a byte at a time.
+bool hasControlChar(std::string_view s, const char* readable_end) {
+  auto bad = [](bytes16::Bytes v) { return ((v < 0x20) & (v != '\t')) | (v == 0x7f); };
   std::size_t i = 0;
-  for (; i + 16 <= s.size(); i += 16) {
-    bytes16::Bytes v = bytes16::load(s.data() + i);
-    if (bytes16::anySet(((v < 0x20) & (v != '\t')) | (v == 0x7f))) return true;
-  }
-  unsigned char bad = 0;
-  for (; i < s.size(); ++i) bad |= kControlChars[static_cast<unsigned char>(s[i])];
-  return bad != 0;
+  for (; i + 16 <= s.size(); i += 16)
+    if (bytes16::anySet(bad(bytes16::load(s.data() + i)))) return true;
+  if (i == s.size()) return false;
+  if (readable_end - (s.data() + i) >= 16) return bytes16::firstSet(bad(bytes16::load(s.data() + i))) < s.size() - i;
+  unsigned char found = 0;
+  for (; i < s.size(); ++i) found |= kControlChars[static_cast<unsigned char>(s[i])];
+  return found != 0;
 }
 
-// `name` (a token: checked before) equals `lower_name` but for case, where `lower_name` holds only
-// lower-case letters, digits and '-'. OR 0x20 lower-cases a letter and leaves a digit and '-' as
-// they are; the only other bytes it maps onto those are control characters, which no token has.
-// So: no branch per byte.
-bool tokenEqualsLower(std::string_view name, std::string_view lower_name) {
+bool hasControlChar(std::string_view s) { return hasControlChar(s, s.data() + s.size()); }
+
+// `name` equals `lower_name`, which holds only lower-case letters and '-', but for the case of
+// its letters: OR 0x20 lower-cases a letter, and a byte that becomes a lower-case letter by it
+// is that letter in either case; a '-' must be one. So a name that matches is a token, and there
+// is no branch per byte.
+bool equalsLowerName(std::string_view name, std::string_view lower_name) {
   if (name.size() != lower_name.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    diff |= static_cast<unsigned char>((name[i] | 0x20) ^ lower_name[i]);
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    unsigned char fold = lower_name[i] == '-' ? 0 : 0x20;
+    diff |= static_cast<unsigned char>((static_cast<unsigned char>(name[i]) | fold) ^ static_cast<unsigned char>(lower_name[i]));
+  }
   return diff == 0;
 }
 
@@ -247,19 +254,14 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
     auto colon = field.find(':');
     if (colon == 0 || colon == std::string_view::npos) return refuse(400, "malformed header field");
     std::string_view name = field.substr(0, colon);
-    if (!isToken(name)) return refuse(400, "malformed header name");
-    std::string_view value = trim(field.substr(colon + 1));
-    if (hasControlChar(value)) {
-      char first = *std::find_if(value.begin(), value.end(), [](char c) { return hasControlChar({&c, 1}); });
-      return refuse(400, first == '\r' || first == '\n' ? "bare CR or LF"
-                                                        : "control character in a header value");
-    }
 
-    // The names this parser acts on differ in length: one comparison per field at most.
+    // The names this parser acts on differ in length: one comparison per field at most. A name
+    // that is one of them is a token; any other is checked for being one.
     enum class Known {
-      ContentLength, TransferEncoding, Connection, Upgrade, Expect, Authorization, ContentType, ForwardedFor
+      ContentLength, TransferEncoding, Connection, Upgrade, Expect, Authorization, ContentType, ForwardedFor,
+      Other
     };
-    Known known;
+    Known known = Known::Other;
     std::string_view known_name;
     switch (name.size()) {
       case 6: known = Known::Expect, known_name = "expect"; break;
@@ -270,10 +272,18 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
       case 14: known = Known::ContentLength, known_name = "content-length"; break;
       case 15: known = Known::ForwardedFor, known_name = "x-forwarded-for"; break;
       case 17: known = Known::TransferEncoding, known_name = "transfer-encoding"; break;
-      default: continue;
+      default: break;
     }
-    if (!tokenEqualsLower(name, known_name)) continue;
+    if (known != Known::Other && !equalsLowerName(name, known_name)) known = Known::Other;
+    if (known == Known::Other && !isToken(name)) return refuse(400, "malformed header name");
+    std::string_view value = trim(field.substr(colon + 1));
+    if (hasControlChar(value, buffered.data() + buffered.size())) {
+      char first = *std::find_if(value.begin(), value.end(), [](char c) { return hasControlChar({&c, 1}); });
+      return refuse(400, first == '\r' || first == '\n' ? "bare CR or LF"
+                                                        : "control character in a header value");
+    }
     switch (known) {
+      case Known::Other: break;
       case Known::ContentLength: {
         if (h.content_length) return refuse(400, "Content-Length given more than once");
         if (value.empty() || value.size() > 18 ||

@@ -137,6 +137,9 @@ TEST(HttpParser, OnlyTheNamesThemselvesInAnyCaseAreActedOn) {
   EXPECT_EQ(other.content_length, std::nullopt);
   EXPECT_EQ(other.authorization, "a");
   EXPECT_EQ(other.content_type, "");
+  // A byte that folds onto a name's '-' is still refused as no token.
+  EXPECT_EQ(refusal(get("/", "Content\rLength: 5\r\n")), 400);
+  EXPECT_EQ(refusal(get("/", "X-Forwarded\rFor: 1.2.3.4\r\n")), 400);
 }
 
 // X-Forwarded-For is kept as one list: several fields joined in order (RFC 9110 5.3), each
@@ -361,6 +364,23 @@ TEST(HttpParser, EveryControlCharacterIsFoundAtEveryOffsetOfALongValue) {
       value[at] = static_cast<char>(c);
       int status = refusal(get("/", "Authorization: "s.append(value).append("\r\n")));
       ASSERT_EQ(status, control ? 400 : 0) << "byte " << c << " at " << at;
+    }
+  }
+  // Every length, so the last bytes of a value are read in every way (as a block with the lanes
+  // past the value ignored, or a byte at a time at the end of the buffer), the value last or
+  // followed by another field and a body.
+  for (std::size_t length = 1; length <= 40; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (std::string_view after : {"", "Host: a\r\n"}) {
+        std::string value(length, 'v');
+        value[at] = '\x01';
+        std::string fields = "Authorization: "s.append(value).append("\r\n").append(after);
+        ASSERT_EQ(refusal(get("/", fields)), 400) << length << " " << at;
+        ASSERT_EQ(refusal(get("/", fields) + "body"), 400) << length << " " << at;
+        value[at] = 'w';
+        fields = "Authorization: "s.append(value).append("\r\n").append(after);
+        ASSERT_EQ(refusal(get("/", fields)), 0) << length << " " << at;
+      }
     }
   }
   std::string tabbed(40, 'v');
