@@ -22,14 +22,12 @@ uint64_t monotonicMs() {
     return;                                                 \
   }
 
-// Answers a shared body (SharedResult) as it is, or the error it came with.
+// Answers a shared body (SharedResult) as it is — copied into the answer as it goes out, not
+// into a response of its own first — or the error it came with.
 Callback<SharedResult<std::string>::Ptr> sharedBodySender(const HttpResponder& r) {
   return [r](std::expected<SharedResult<std::string>::Ptr, Error> body) {
     if (!body) return r.send(api::errorResponse(body.error()));
-    HttpResponse out;
-    out.status = 200;
-    out.body = **body;
-    r.send(std::move(out));
+    r.sendJson(200, **body);
   };
 }
 
@@ -192,7 +190,7 @@ void CatalogApi::listStreams(HttpRequest&, HttpResponder r) {
 // time, as for the products and the timeline below.
 void CatalogApi::getStream(HttpRequest& req, HttpResponder r) {
   const std::string& id = req.params.at("id");
-  auto compute = [this, id](Callback<std::string> done) {
+  auto compute = [this, &id](Callback<std::string> done) {  // runs inside get() or not at all
     catalog_.getStream(id, [this, done = std::move(done)](std::expected<StreamInfo, Error> s) {
       if (!s) return done(std::unexpected(s.error()));
       done(HttpResponse::json(200, streamJson(*s)).body);
@@ -238,7 +236,7 @@ void CatalogApi::createProduct(HttpRequest& req, HttpResponder r) {
 
 void CatalogApi::listProducts(HttpRequest& req, HttpResponder r) {
   const std::string& id = req.params.at("id");
-  auto compute = [this, id](Callback<std::string> done) {
+  auto compute = [this, &id](Callback<std::string> done) {  // runs inside get() or not at all
     // "at": when the answer was taken, so that a page can tell it from the newer stock the room
     // heard of since (live.js keeps the stock of an order or change announced after it).
     int64_t at_ms = options_.clock();
@@ -277,7 +275,7 @@ void CatalogApi::unpin(HttpRequest& req, HttpResponder r) {
 
 void CatalogApi::timeline(HttpRequest& req, HttpResponder r) {
   const std::string& id = req.params.at("id");
-  auto compute = [this, id](Callback<std::string> done) {
+  auto compute = [this, &id](Callback<std::string> done) {  // runs inside get() or not at all
     catalog_.timeline(id, [done = std::move(done)](std::expected<std::vector<TimelineEvent>, Error> list) {
       if (!list) return done(std::unexpected(list.error()));
       auto out = nlohmann::json::array();

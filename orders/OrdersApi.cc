@@ -289,10 +289,7 @@ void OrdersApi::gmv(HttpRequest& req, HttpResponder r) {
                   Rendered& last = rendered_[GmvService::seriesClass(static_cast<int64_t>(shown))];
                   if (last.snapshot != *snap || last.minutes != shown)
                     last = Rendered{*snap, shown, HttpResponse::json(200, GmvService::toJson(**snap, SIZE_MAX, shown)).body};
-                  HttpResponse out;
-                  out.status = 200;
-                  out.body = last.body;
-                  r.send(std::move(out));
+                  r.sendJson(200, last.body);
                 });
 }
 

@@ -35,9 +35,10 @@ class SharedResult {
   using Ptr = std::shared_ptr<const T>;
 
   // Answers `cb` with the value taken less than `fresh_ms` ago at this `generation`, or with the
-  // next one `compute` produces (started now unless one is under way).
-  void get(uint64_t fresh_ms, uint64_t generation, const std::function<void(Callback<T>)>& compute,
-           Callback<Ptr> cb) {
+  // next one `compute` (a void(Callback<T>) callable) produces, started now unless one is under
+  // way. A template: a shared answer costs no std::function of `compute`.
+  template <class Compute>
+  void get(uint64_t fresh_ms, uint64_t generation, Compute&& compute, Callback<Ptr> cb) {
     uint64_t now_ms = nowMs();
     if (value_ && generation == generation_ && now_ms - taken_ms_ < fresh_ms) return cb(value_);
     waiting_.push_back(std::move(cb));
@@ -83,8 +84,9 @@ class SharedResults {
   // `max_keys` new keys; a key that still finds no room is computed for itself, unshared.
   explicit SharedResults(std::size_t max_keys) : max_keys_(max_keys) {}
 
-  void get(const std::string& key, uint64_t fresh_ms, uint64_t generation,
-           const std::function<void(Callback<T>)>& compute, Callback<Ptr> cb) {
+  template <class Compute>
+  void get(const std::string& key, uint64_t fresh_ms, uint64_t generation, Compute&& compute,
+           Callback<Ptr> cb) {
     auto it = entries_.find(key);
     if (it == entries_.end()) {
       if (entries_.size() >= max_keys_)
@@ -99,7 +101,7 @@ class SharedResults {
       // unordered_map nodes do not move: a computation under way keeps its entry's address.
       it = entries_.try_emplace(key).first;
     }
-    it->second.get(fresh_ms, generation, compute, std::move(cb));
+    it->second.get(fresh_ms, generation, std::forward<Compute>(compute), std::move(cb));
   }
 
   std::size_t size() const { return entries_.size(); }
