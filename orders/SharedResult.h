@@ -59,13 +59,13 @@ class SharedResult {
     });
   }
 
- // Nothing is being computed and there is no value younger than `fresh_ms`: dropping this
+  // Nothing is being computed and there is no value younger than `fresh_ms`: dropping this
   // loses nothing.
   bool idle(uint64_t fresh_ms) const { return !computing_ && (!value_ || nowMs() - taken_ms_ >= fresh_ms); }
 
+ private:
   static uint64_t nowMs() { return uv_hrtime() / 1000000; }
 
- private:
   Ptr value_;
   uint64_t taken_ms_ = 0;    // steady clock, when the computation of value_ started
   uint64_t generation_ = 0;  // the generation it was started at

@@ -25,10 +25,7 @@ done
 
 bench_init orders-ab
 start_redis
-start_server "$old" old
-old_pid=$started_pid old_port=$started_port
-start_server "$new" new
-new_pid=$started_pid new_port=$started_port
+start_old_and_new "$old" "$new"
 
 # The stream and the buyers' tokens, made through the old build (both share Redis and the admin
 # token, so both know the stream and accept the tokens).

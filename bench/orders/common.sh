@@ -6,6 +6,7 @@
 #   start_server BINARY NAME [WAIT_S] [WRAPPER...]: sets started_pid and started_port once GET
 #     /healthz answers (within WAIT_S, default 20); WRAPPER (say, valgrind and its options) runs
 #     the binary.
+#   start_old_and_new OLD NEW: both builds (start_server), as old_pid/old_port, new_pid/new_port.
 #   make_catalog PORT: one stream with product TEA (stock 10^9) and 200 buyers' tokens in
 #     $dir/tokens; prints the stream's id.
 admin_token=bench-admin-token
@@ -67,6 +68,14 @@ start_server() {
   echo "$(basename "$0"): $binary did not come up; its log:" >&2
   tail -20 "$dir/$name.log" >&2
   exit 1
+}
+
+# Two builds on one redis-server, for comparisons: sets old_pid old_port new_pid new_port.
+start_old_and_new() {
+  start_server "$1" old
+  old_pid=$started_pid old_port=$started_port
+  start_server "$2" new
+  new_pid=$started_pid new_port=$started_port
 }
 
 make_catalog() {

@@ -27,10 +27,7 @@ done
 bench_init orders-room
 start_redis
 redis_pid=${pids[0]}
-start_server "$old" old
-old_pid=$started_pid old_port=$started_port
-start_server "$new" new
-new_pid=$started_pid new_port=$started_port
+start_old_and_new "$old" "$new"
 stream=$(make_catalog "$old_port")
 
 orders() {  # PORT SECONDS OUT
