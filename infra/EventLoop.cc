@@ -9,12 +9,15 @@ namespace bloomcast {
 namespace {
 // loopTurnClock's reading on this thread, and whether an EventLoop's turn hooks invalidate it.
 thread_local std::chrono::steady_clock::time_point turn_clock{};
+thread_local std::chrono::system_clock::time_point turn_wall_clock{};
 thread_local bool turn_clock_valid = false;
+thread_local bool turn_wall_clock_valid = false;
 thread_local bool turn_clock_hooked = false;
 
 void newTurnPart() {
   turn_clock_hooked = true;
   turn_clock_valid = false;
+  turn_wall_clock_valid = false;
 }
 }  // namespace
 
@@ -23,6 +26,13 @@ std::chrono::steady_clock::time_point loopTurnClock() {
   turn_clock = std::chrono::steady_clock::now();
   turn_clock_valid = turn_clock_hooked;
   return turn_clock;
+}
+
+std::chrono::system_clock::time_point loopTurnWallClock() {
+  if (turn_wall_clock_valid) return turn_wall_clock;
+  turn_wall_clock = std::chrono::system_clock::now();
+  turn_wall_clock_valid = turn_clock_hooked;
+  return turn_wall_clock;
 }
 
 EventLoop::EventLoop(std::size_t max_queued_tasks) : max_queued_tasks_(max_queued_tasks) {
@@ -66,6 +76,7 @@ void EventLoop::run() {
   // This thread may run another loop, which is not an EventLoop, next.
   turn_clock_hooked = false;
   turn_clock_valid = false;
+  turn_wall_clock_valid = false;
 }
 
 void EventLoop::stop() {

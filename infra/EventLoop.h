@@ -67,17 +67,21 @@ class EventLoop {
   std::vector<Task> tasks_;  // guarded by mutex_
 };
 
-// Timer: a repeating or one-shot uv_timer_t. libuv closes handles asynchronously, so the handle
-// lives on the heap and frees itself in its close callback; the Timer may be destroyed at any
-// time on the loop thread. Thread: loop thread only.
 // The steady clock as of this loop turn: read once in each part of an EventLoop's turn that runs
 // without blocking (its I/O callbacks; the rest of the turn, from its check handles to its
 // prepare handles), on that loop's thread. For latencies at loop-turn precision: an order read the
 // clock six times (clock_gettime was ~2% of its CPU on this VM), and every request answered
 // within a turn can share one reading. On a thread whose loop is not an EventLoop — or before its
 // first turn — it reads the clock each time. Not for deadlines that a long turn must not stretch
-// (RedisConnection's timeouts read the clock).
+// by more than its length (RedisConnection's sends and replies are stamped with it, but its
+// timeout check reads the clock).
 std::chrono::steady_clock::time_point loopTurnClock();
+// The wall clock the same way: the time an order is stamped with, at loop-turn precision.
+std::chrono::system_clock::time_point loopTurnWallClock();
+
+// Timer: a repeating or one-shot uv_timer_t. libuv closes handles asynchronously, so the handle
+// lives on the heap and frees itself in its close callback; the Timer may be destroyed at any
+// time on the loop thread. Thread: loop thread only.
 
 class Timer {
  public:

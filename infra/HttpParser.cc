@@ -57,15 +57,34 @@ bool hasControlChar(std::string_view s) { return hasControlChar(s, s.data() + s.
 
 // `name` equals `lower_name`, which holds only lower-case letters and '-', but for the case of
 // its letters: OR 0x20 lower-cases a letter, and a byte that becomes a lower-case letter by it
-// is that letter in either case; a '-' must be one. So a name that matches is a token, and there
-// is no branch per byte.
+// is that letter in either case; a '-' must be one. So a name that matches is a token. Eight
+// bytes at a time from 8 on (a byte at a time was a third of the head's parse), the last word
+// ending at the name's end: in each word, the bytes of `lower_name` that are '-' get no 0x20,
+// found with the zero-byte test of Hacker's Delight 6-1 on the word XOR "--------", which marks
+// exactly the bytes that are zero.
 bool equalsLowerName(std::string_view name, std::string_view lower_name) {
   if (name.size() != lower_name.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    unsigned char fold = lower_name[i] == '-' ? 0 : 0x20;
-    diff |= static_cast<unsigned char>((static_cast<unsigned char>(name[i]) | fold) ^ static_cast<unsigned char>(lower_name[i]));
+  std::size_t n = name.size();
+  if (n < 8) {
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      unsigned char fold = lower_name[i] == '-' ? 0 : 0x20;
+      diff |= static_cast<unsigned char>((static_cast<unsigned char>(name[i]) | fold) ^ static_cast<unsigned char>(lower_name[i]));
+    }
+    return diff == 0;
   }
+  auto wordDiff = [](const char* x_at, const char* l_at) {
+    constexpr uint64_t kOnes7f = 0x7f7f7f7f7f7f7f7fULL, kDashes = 0x2d2d2d2d2d2d2d2dULL;
+    uint64_t x, l;
+    std::memcpy(&x, x_at, sizeof x);
+    std::memcpy(&l, l_at, sizeof l);
+    uint64_t t = l ^ kDashes;
+    uint64_t dash = ~(((t & kOnes7f) + kOnes7f) | t | kOnes7f);  // 0x80 in each byte that is '-'
+    uint64_t fold = 0x2020202020202020ULL & ~(dash >> 2);
+    return (x | fold) ^ l;
+  };
+  uint64_t diff = wordDiff(name.data() + n - 8, lower_name.data() + n - 8);
+  for (std::size_t i = 0; i + 8 < n; i += 8) diff |= wordDiff(name.data() + i, lower_name.data() + i);
   return diff == 0;
 }
 
@@ -132,10 +151,51 @@ bool parseQuery(std::string_view q, std::map<std::string, std::string>& out) {
   return true;
 }
 
-// Two memchr scans of the line: find_first_of("\r\n") calls memchr on the two-byte set once per
-// byte of the line, which was 4% of bloomcast's CPU per order.
-bool hasCrOrLf(std::string_view s) {
-  return s.find('\r') != std::string_view::npos || s.find('\n') != std::string_view::npos;
+// One scan of the line: find_first_of("\r\n") calls memchr on the two-byte set once per byte of
+// the line, which was 4% of bloomcast's CPU per order.
+bool hasCrOrLf(std::string_view s, const char* readable_end) {
+  const char* end = s.data() + s.size();
+  return bytes16::findFirst(s.data(), end, readable_end,
+                            [](bytes16::Bytes v) { return (v == '\r') | (v == '\n'); }) != end;
+}
+
+// The lines of a request head, found in one pass, 16 bytes at a time: string_view::find of
+// "\r\n\r\n" and then of "\r\n" per line called memchr once per CR, twice over, and an order's
+// head has seven lines.
+struct HeadLines {
+  static constexpr std::size_t kKept = 24;  // CRLFs remembered; a head with more finds the rest anew
+  std::size_t head_end = std::string_view::npos;  // offset of the CRLF CRLF that ends the head
+  std::size_t kept = 0;
+  uint32_t crlf[kKept];  // offsets of the head's first CRLFs, in order (the blank line's too)
+};
+
+// The first CRLF at or after `p` in [p, end), or end.
+const char* findCrLf(const char* p, const char* end) {
+  for (;;) {
+    p = bytes16::findFirst(p, end, end, [](bytes16::Bytes v) { return v == '\r'; });
+    if (p == end || (end - p >= 2 && p[1] == '\n')) return p;
+    ++p;
+  }
+}
+
+void findHeadLines(std::string_view buffered, HeadLines& lines) {
+  const char* b = buffered.data();
+  std::size_t n = buffered.size();
+  for (std::size_t base = 0; base < n; base += 16) {
+    bytes16::Bytes v{};
+    if (n - base >= 16) v = bytes16::load(b + base);
+    else std::memcpy(&v, b + base, n - base);  // the lanes past the end stay 0, never a CR
+    for (unsigned m = bytes16::bits(v == '\r'); m != 0; m &= m - 1) {
+      std::size_t i = base + static_cast<unsigned>(std::countr_zero(m));
+      if (i + 1 >= n || b[i + 1] != '\n') continue;  // a bare CR: inside a line, refused there
+      if (lines.kept < HeadLines::kKept) lines.crlf[lines.kept++] = static_cast<uint32_t>(i);
+      if (i + 3 < n && b[i + 2] == '\r' && b[i + 3] == '\n') {
+        lines.head_end = i;
+        if (lines.kept < HeadLines::kKept) lines.crlf[lines.kept++] = static_cast<uint32_t>(i + 2);
+        return;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -190,7 +250,10 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
     return invalid(result, status, std::move(message));
   };
 
-  auto end = buffered.find("\r\n\r\n");
+  const char* readable_end = buffered.data() + buffered.size();
+  HeadLines lines;
+  findHeadLines(buffered, lines);
+  std::size_t end = lines.head_end;
   if (end == std::string_view::npos) {
     // Refuse early what can never become a valid head: too long, or a stray LF already seen
     // (a client ending lines in bare LF would otherwise wait for the timeout).
@@ -210,9 +273,14 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
   result.consumed = end + 4;
 
   // Request line: METHOD SP target SP HTTP/1.x
-  auto eol = head.find("\r\n");
+  // The CRLF ending line `k` (0: the request line), each with its CRLF in `head`.
+  auto lineEnd = [&](std::size_t k, std::size_t from) -> std::size_t {
+    if (k < lines.kept) return lines.crlf[k];
+    return static_cast<std::size_t>(findCrLf(head.data() + from, head.data() + head.size()) - head.data());
+  };
+  std::size_t eol = lineEnd(0, 0);
   std::string_view line = head.substr(0, eol);
-  if (hasCrOrLf(line)) return refuse(400, "bare CR or LF");
+  if (hasCrOrLf(line, readable_end)) return refuse(400, "bare CR or LF");
   auto sp1 = line.find(' ');
   auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 == 0 || sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
@@ -242,7 +310,7 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
   std::size_t fields = 0;
   std::size_t pos = eol + 2;
   while (pos < head.size()) {
-    auto next = head.find("\r\n", pos);
+    std::size_t next = lineEnd(fields + 1, pos);
     std::string_view field = head.substr(pos, next - pos);
     pos = next + 2;
     // No scan of the line for a stray CR or LF: the name is a token and the value is checked
@@ -251,8 +319,11 @@ HttpHeadResult::Kind parseRequestHead(std::string_view buffered, const HttpHeadL
     if (field.front() == ' ' || field.front() == '\t') return refuse(400, "folded header lines are not accepted");
     if (++fields > limits.max_fields)
       return refuse(431, "more than " + std::to_string(limits.max_fields) + " header fields");
-    auto colon = field.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return refuse(400, "malformed header field");
+    const char* field_end = field.data() + field.size();
+    const char* colon_at = bytes16::findFirst(field.data(), field_end, readable_end,
+                                              [](bytes16::Bytes v) { return v == ':'; });
+    if (colon_at == field.data() || colon_at == field_end) return refuse(400, "malformed header field");
+    auto colon = static_cast<std::size_t>(colon_at - field.data());
     std::string_view name = field.substr(0, colon);
 
     // The names this parser acts on differ in length: one comparison per field at most. A name

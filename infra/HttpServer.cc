@@ -601,12 +601,13 @@ void HttpServer::startRequest(HttpConnection& c, HttpHeadResult& parsed) {
   HttpRequestHead& head = parsed.head;
   std::size_t head_bytes = parsed.consumed;
   auto& req = ex->request;
-  // Copied, not moved: the strings on both sides keep their storage for the next request.
-  req.method = head.method;
-  req.path = head.path;
-  req.query = std::move(head.query);
-  req.authorization = head.authorization;
-  req.content_type = head.content_type;
+  // Swapped, not copied or moved: no bytes are copied, and the strings on both sides keep
+  // their storage for the next request (the parser clears the head's before it writes them).
+  req.method.swap(head.method);
+  req.path.swap(head.path);
+  req.query.swap(head.query);
+  req.authorization.swap(head.authorization);
+  req.content_type.swap(head.content_type);
   if (c.peer_trusted && !head.forwarded_for.empty()) resolveForwardedClient(c, head.forwarded_for, req.remote_ip);
   else req.remote_ip = c.ip;
   ex->keep_alive = head.keep_alive;

@@ -14,6 +14,13 @@ namespace {
 
 Error unavailable(const std::string& why) { return Error{"store_unavailable", "redis: " + why}; }
 
+// The loop turn's monotonic clock in ms (the clock uv_hrtime reads): sends and replies are
+// stamped with it, as many as a turn has, for one clock read.
+uint64_t turnMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(loopTurnClock().time_since_epoch()).count());
+}
+
 std::string sha1Hex(const std::string& text) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
@@ -457,7 +464,7 @@ bool isNoScript(void* reply, bool own_replies) {
 
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata) {
   auto* self = static_cast<RedisConnection*>(ac->data);
-  if (reply) self->last_reply_ms_ = uv_hrtime() / 1000000;
+  if (reply) self->last_reply_ms_ = turnMs();
   auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(privdata));
   auto& pending = self->pending_;
   // Not found: it already failed (timeout or lost), with the entries before a reconnect.
@@ -596,7 +603,7 @@ RedisConnection::Pending* RedisConnection::send(std::string_view resp, RedisCall
   ++next_id_;
   Pending& p = pending_.emplace_back();
   p.id = id;
-  p.sent_ms = uv_hrtime() / 1000000;
+  p.sent_ms = turnMs();
   p.timeout_ms = timeout_ms ? timeout_ms : options_.command_timeout_ms;
   p.cb = std::move(cb);
   ++unanswered_;
@@ -649,8 +656,11 @@ void RedisConnection::checkTimeouts() {
     return false;
   };
   if (overdue() && ctx_) {
-    // Replies may be waiting in the socket while the loop was busy: take them first.
+    // Replies may be waiting in the socket while the loop was busy: take them first. Any is
+    // progress as of now (the turn's clock may have been read long ago in a busy turn).
+    std::size_t unanswered = unanswered_;
     redisAsyncHandleRead(ctx_);
+    if (unanswered_ < unanswered) last_reply_ms_ = uv_hrtime() / 1000000;
     if (overdue()) {
       lost("command timed out");
       return;

@@ -15,10 +15,10 @@ Error invalid(std::string message) { return Error{"invalid_argument", std::move(
   auto var = (expr);                               \
   if (!var) return std::unexpected(var.error());
 
-std::expected<OrderBody, Error> decodeOrderBody(const std::string& body) {
+std::expected<OrderBody, Error> decodeOrderBody(const std::string& body, OrderFields& f) {
   // Every order of a flash sale comes through here: a SAX scan, not a DOM (see scanObject).
   static constexpr std::string_view kNames[] = {"stream", "sku", "qty", "idempotency_key"};
-  ScalarField f[std::size(kNames)];
+  static_assert(std::size(kNames) == std::tuple_size_v<OrderFields>);
   if (auto scanned = scanObject(body, kNames, f); !scanned) return std::unexpected(scanned.error());
   BC_DECODE(stream, stringField(f[0], "stream", true, kMaxIdBytes));
   BC_DECODE(sku, stringField(f[1], "sku", true, kMaxSkuBytes));
@@ -27,12 +27,12 @@ std::expected<OrderBody, Error> decodeOrderBody(const std::string& body) {
   if (key.kind == ScalarField::Kind::Absent || key.kind == ScalarField::Kind::Null)
     return std::unexpected(Error{"idempotency_key_required",
                                  "idempotency_key is required (1..64 printable ASCII)"});
-  if (key.kind != ScalarField::Kind::String || !isValidIdempotencyKey(key.text))
+  if (key.kind != ScalarField::Kind::String || !isValidIdempotencyKey(key.string()))
     return std::unexpected(invalid("idempotency_key must be 1..64 printable ASCII characters"));
   if (!keys::isValidId(**stream)) return std::unexpected(Error{"stream_not_found", "no such stream"});
   if (!isValidSku(**sku))
     return std::unexpected(Error{"product_not_found", "no such product on this stream"});
-  return OrderBody{std::move(**stream), std::move(**sku), **qty, std::move(key.text)};
+  return OrderBody{**stream, **sku, **qty, key.string()};
 }
 
 std::expected<FactoryBody, Error> decodeFactoryBody(const std::string& body) {

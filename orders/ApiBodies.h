@@ -11,6 +11,7 @@
 //
 // Pure functions of bytes: no sockets, clocks (now_ms is a parameter) or HTTP types, and they
 // link only nlohmann-json, so the fuzz build (clang) compiles them. Thread-safe.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -38,14 +39,16 @@ inline constexpr int64_t kMaxOrderQty = 999;  // OrderService::kMaxQty (asserted
 
 // POST /api/orders {"stream","sku","qty","idempotency_key"}: stream an id (else
 // stream_not_found), sku a SKU (else product_not_found), qty 1..999, idempotency_key 1..64
-// printable ASCII (missing: idempotency_key_required).
+// printable ASCII (missing: idempotency_key_required). The strings are views into `body`, or
+// into `fields` when an escape needed nlohmann's parser: valid while both are.
 struct OrderBody {
-  std::string stream_id;
-  std::string sku;
+  std::string_view stream_id;
+  std::string_view sku;
   int64_t qty = 1;
-  std::string idempotency_key;
+  std::string_view idempotency_key;
 };
-std::expected<OrderBody, Error> decodeOrderBody(const std::string& body);
+using OrderFields = std::array<ScalarField, 4>;
+std::expected<OrderBody, Error> decodeOrderBody(const std::string& body, OrderFields& fields);
 
 // POST /api/factories {"name"}: 1..200 bytes of plain text.
 struct FactoryBody {

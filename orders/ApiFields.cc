@@ -154,13 +154,16 @@ bool scanFlatObject(std::string_view body, std::span<const std::string_view> nam
       ScalarField* field = nullptr;  // the last of equal keys wins, as in nlohmann's reading
       for (std::size_t i = 0; i < names.size(); ++i)
         if (names[i] == key) field = &out[i];
-      ScalarField value;
+      // The value, written to `field` (if any) when it is whole. The flat scan sets no `text`:
+      // every field's is empty (scanObject cleared them).
+      ScalarField::Kind kind = Kind::Absent;
+      std::string_view in_body;
+      int64_t integer = 0;
+      uint64_t natural = 0;
       if (p == end) return false;
       if (*p == '"') {
-        std::string_view text;
-        if (!plainString(text)) return false;
-        value.kind = Kind::String;
-        if (field) value.text.assign(text);
+        if (!plainString(in_body)) return false;
+        kind = Kind::String;
       } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
         bool negative = *p == '-';
         if (negative) ++p;
@@ -172,20 +175,25 @@ bool scanFlatObject(std::string_view body, std::span<const std::string_view> nam
         uint64_t v = 0;
         for (const char* d = digits; d < p; ++d) v = v * 10 + static_cast<uint64_t>(*d - '0');
         if (negative) {
-          value.kind = Kind::Integer;
-          value.integer = -static_cast<int64_t>(v);
+          kind = Kind::Integer;
+          integer = -static_cast<int64_t>(v);
         } else {
-          value.kind = Kind::Unsigned;
-          value.natural = v;
+          kind = Kind::Unsigned;
+          natural = v;
         }
       } else if (literal("true") || literal("false")) {
-        value.kind = Kind::Other;
+        kind = Kind::Other;
       } else if (literal("null")) {
-        value.kind = Kind::Null;
+        kind = Kind::Null;
       } else {
         return false;  // nesting, or not JSON
       }
-      if (field) *field = std::move(value);
+      if (field) {
+        field->kind = kind;
+        field->in_body = in_body;
+        field->integer = integer;
+        field->natural = natural;
+      }
       skipSpace();
       if (p < end && *p == ',') {
         ++p;
@@ -209,14 +217,14 @@ Error required(const char* name) { return Error{"invalid_argument", std::string(
 
 std::expected<void, Error> scanObject(const std::string& body, std::span<const std::string_view> names,
                                       std::span<ScalarField> out) {
-  for (auto& f : out) f = ScalarField{};
+  for (auto& f : out) f.clear();
   if (scanFlatObject(body, names, out)) return {};
-  for (auto& f : out) f = ScalarField{};  // what the fast path read before it gave up
+  for (auto& f : out) f.clear();  // what the fast path read before it gave up
   FieldScanner scanner{names, out};
   if (!nlohmann::json::sax_parse(body, &scanner))
     return std::unexpected(Error{"bad_json", "the body is not valid JSON"});
   if (!scanner.root_is_object) {
-    for (auto& f : out) f = ScalarField{};
+    for (auto& f : out) f.clear();
     return std::unexpected(Error{"bad_json", "the body must be a JSON object"});
   }
   return {};
@@ -243,18 +251,19 @@ ScalarField fieldOf(const nlohmann::json& j, const char* name) {
   return f;
 }
 
-std::expected<std::optional<std::string>, Error> stringField(ScalarField& f, const char* name,
-                                                             bool required_field, std::size_t max_bytes) {
+std::expected<std::optional<std::string_view>, Error> stringField(const ScalarField& f, const char* name,
+                                                                  bool required_field, std::size_t max_bytes) {
   if (f.kind == Kind::Absent || f.kind == Kind::Null) {
     if (required_field) return std::unexpected(required(name));
     return std::nullopt;
   }
   if (f.kind != Kind::String)
     return std::unexpected(Error{"invalid_argument", std::string(name) + " must be a string"});
-  if (f.text.empty() || f.text.size() > max_bytes)
+  std::string_view text = f.string();
+  if (text.empty() || text.size() > max_bytes)
     return std::unexpected(Error{"invalid_argument", std::string(name) + " must be 1.." +
                                                          std::to_string(max_bytes) + " bytes"});
-  return std::move(f.text);
+  return text;
 }
 
 std::expected<std::optional<int64_t>, Error> intField(const ScalarField& f, const char* name,
@@ -279,7 +288,10 @@ std::expected<std::optional<std::string>, Error> stringField(const nlohmann::jso
                                                              const char* name, bool required,
                                                              std::size_t max_bytes) {
   ScalarField f = fieldOf(j, name);
-  return stringField(f, name, required, max_bytes);
+  auto text = stringField(f, name, required, max_bytes);
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return std::nullopt;
+  return std::move(f.text);  // fieldOf's field holds its text
 }
 
 std::expected<std::optional<int64_t>, Error> intField(const nlohmann::json& j, const char* name,

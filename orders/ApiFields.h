@@ -25,10 +25,26 @@ std::expected<nlohmann::json, Error> parseObject(const std::string& body);
 struct ScalarField {
   enum class Kind { Absent, Null, String, Integer, Unsigned, Other };  // Other: bool, float, {}, []
   Kind kind = Kind::Absent;
-  std::string text;     // Kind::String
+  // Kind::String: as nlohmann's parser decoded it (`text`), or, read by the flat scan of a
+  // string without escapes, a view into the body (`in_body`, valid while the body is): an order
+  // copies none of its strings (the idempotency key was an allocation). string() is either.
+  std::string text;
+  std::string_view in_body;
   int64_t integer = 0;  // Kind::Integer (a negative number)
   uint64_t natural = 0; // Kind::Unsigned (nlohmann's reading of a non-negative integer)
-  bool operator==(const ScalarField&) const = default;
+
+  std::string_view string() const { return in_body.data() ? in_body : std::string_view(text); }
+  // Absent again; `text` keeps its storage.
+  void clear() {
+    kind = Kind::Absent;
+    text.clear();
+    in_body = {};
+    integer = 0;
+    natural = 0;
+  }
+  bool operator==(const ScalarField& o) const {
+    return kind == o.kind && string() == o.string() && integer == o.integer && natural == o.natural;
+  }
 };
 
 // The hot path's reader (POST /api/orders): the top-level fields `names` of a JSON object body
@@ -49,9 +65,9 @@ std::expected<std::optional<std::string>, Error> stringField(const nlohmann::jso
                                                              std::size_t max_bytes);
 std::expected<std::optional<int64_t>, Error> intField(const nlohmann::json& j, const char* name,
                                                       bool required, int64_t min, int64_t max);
-// The same checks of a field scanObject read (a string is moved out of `f`).
-std::expected<std::optional<std::string>, Error> stringField(ScalarField& f, const char* name,
-                                                             bool required, std::size_t max_bytes);
+// The same checks of a field scanObject read (the string is a view of f.string()).
+std::expected<std::optional<std::string_view>, Error> stringField(const ScalarField& f, const char* name,
+                                                                  bool required, std::size_t max_bytes);
 std::expected<std::optional<int64_t>, Error> intField(const ScalarField& f, const char* name,
                                                       bool required, int64_t min, int64_t max);
 

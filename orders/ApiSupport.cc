@@ -2,12 +2,12 @@
 
 #include <chrono>
 
+#include "infra/EventLoop.h"
+
 namespace bloomcast::orders::api {
 
 int64_t systemClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(loopTurnWallClock().time_since_epoch()).count();
 }
 
 int statusFor(std::string_view code) {

@@ -24,6 +24,8 @@ namespace bloomcast::orders::api {
 
 using Clock = std::function<int64_t()>;  // wall clock, UNIX ms
 
+// The wall clock as of this loop turn (loopTurnWallClock): every order of one turn carries the
+// same millisecond, and an order costs no clock read of its own.
 int64_t systemClockMs();
 
 int statusFor(std::string_view code);

@@ -93,7 +93,8 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   if (options_.rate_limits && !per_session_.allow(session->user_id, mono_ms))
     return fail("rate_limited", "too many orders from this session");
 
-  auto body = api::decodeOrderBody(req.body);
+  api::OrderFields fields;
+  auto body = api::decodeOrderBody(req.body, fields);
   if (!body) return r.send(api::errorResponse(body.error()));
 
   std::string buyer_name_json = maskedViewerNameJson(session->name);

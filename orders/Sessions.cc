@@ -77,14 +77,22 @@ std::optional<Session> Sessions::verify(std::string_view token, int64_t now_s) c
 
 const Session* Sessions::verifyRemembered(std::string_view token, int64_t now_s) const {
   if (token.empty() || token.size() > 256) return nullptr;
-  if (verified_.empty()) verified_.resize(kCacheSlots);
-  Verified& slot = verified_[slotOf(token)];
-  if (sameToken(slot.token, token)) return fresh(slot.session.issued_s, now_s) ? &slot.session : nullptr;
+  if (slots_.empty()) slots_.assign(kCacheSlots, 0);
+  uint32_t& slot = slots_[slotOf(token)];
+  if (slot != 0) {
+    const Verified& entry = verified_[slot - 1];
+    if (sameToken(entry.token, token)) return fresh(entry.session.issued_s, now_s) ? &entry.session : nullptr;
+  }
   auto session = verifyAnew(token);
   if (!session || !fresh(session->issued_s, now_s)) return nullptr;
-  slot.token.assign(token);
-  slot.session = std::move(*session);
-  return &slot.session;
+  if (slot == 0) {
+    verified_.emplace_back();
+    slot = static_cast<uint32_t>(verified_.size());
+  }
+  Verified& entry = verified_[slot - 1];
+  entry.token.assign(token);
+  entry.session = std::move(*session);
+  return &entry.session;
 }
 
 bool Sessions::fresh(int64_t issued_s, int64_t now_s) const {

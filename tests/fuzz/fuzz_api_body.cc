@@ -90,7 +90,8 @@ void fuzzOrdersBody(char kind, const std::string& body) {
   switch (kind) {
     case 'o': {
       checkScanMatchesDom(body);
-      auto r = api::decodeOrderBody(body);
+      api::OrderFields fields;
+      auto r = api::decodeOrderBody(body, fields);
       if (refused(r, {"bad_json", "invalid_argument", "idempotency_key_required", "stream_not_found",
                       "product_not_found"}))
         return;

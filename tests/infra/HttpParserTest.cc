@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -140,6 +142,58 @@ TEST(HttpParser, OnlyTheNamesThemselvesInAnyCaseAreActedOn) {
   // A byte that folds onto a name's '-' is still refused as no token.
   EXPECT_EQ(refusal(get("/", "Content\rLength: 5\r\n")), 400);
   EXPECT_EQ(refusal(get("/", "X-Forwarded\rFor: 1.2.3.4\r\n")), 400);
+}
+
+// The names are compared eight bytes at a time from 8 bytes on, the last word ending at the
+// name's end: a byte of any position, upper-cased, still names the field; changed to another
+// token byte, or to '-' where the name has a letter, it names another field.
+TEST(HttpParser, EachByteOfAKnownNameCountsWhereverItFallsInAWord) {
+  struct Known {
+    std::string name;
+    std::string value;
+    std::function<bool(const HttpRequestHead&)> acted_on;
+  };
+  std::vector<Known> known = {
+      {"content-length", "5", [](const HttpRequestHead& h) { return h.content_length == 5u; }},
+      {"authorization", "Bearer x", [](const HttpRequestHead& h) { return h.authorization == "Bearer x"; }},
+      {"content-type", "text/plain", [](const HttpRequestHead& h) { return h.content_type == "text/plain"; }},
+      {"x-forwarded-for", "1.2.3.4", [](const HttpRequestHead& h) { return h.forwarded_for == "1.2.3.4"; }},
+      {"transfer-encoding", "chunked", [](const HttpRequestHead& h) { return h.transfer_encoding; }},
+      {"connection", "close", [](const HttpRequestHead& h) { return !h.keep_alive; }},
+      {"expect", "100-continue", [](const HttpRequestHead& h) { return h.expect_continue; }},
+  };
+  for (const auto& k : known) {
+    SCOPED_TRACE(k.name);
+    EXPECT_TRUE(k.acted_on(headOf(get("/", k.name + ": " + k.value + "\r\n"))));
+    for (std::size_t i = 0; i < k.name.size(); ++i) {
+      SCOPED_TRACE(i);
+      std::string upper = k.name, other = k.name;
+      upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+      EXPECT_TRUE(k.acted_on(headOf(get("/", upper + ": " + k.value + "\r\n"))));
+      other[i] = other[i] == 'q' ? 'z' : other[i] == '-' ? '_' : 'q';
+      EXPECT_FALSE(k.acted_on(headOf(get("/", other + ": " + k.value + "\r\n"))));
+      if (k.name[i] != '-') {
+        other[i] = '-';
+        EXPECT_FALSE(k.acted_on(headOf(get("/", other + ": " + k.value + "\r\n"))));
+      }
+    }
+  }
+}
+
+// The first lines of a head are found in one pass and remembered; a head with more lines than
+// are remembered finds the rest line by line, with the same result.
+TEST(HttpParser, AHeadOfManyLinesIsReadToItsLastField) {
+  std::string fields;
+  for (int i = 0; i < 60; ++i) fields += "X-" + std::to_string(i) + ": v\r\n";
+  auto h = headOf(get("/", fields + "Authorization: Bearer late\r\nContent-Length: 7\r\n"));
+  EXPECT_EQ(h.authorization, "Bearer late");
+  EXPECT_EQ(h.content_length, 7u);
+  EXPECT_EQ(refusal(get("/", fields + "X-Late: a\rb\r\n")), 400);  // a bare CR in a late line
+  EXPECT_EQ(refusal(get("/", fields + "X-Late: a\nb\r\n")), 400);  // a bare LF
+  // The request's own lines, and the body after them, are all the parser is given.
+  auto r = parseRequestHead(get("/", fields) + "body\r\n\r\n", {});
+  ASSERT_EQ(r.kind, Kind::Complete);
+  EXPECT_EQ(r.consumed, get("/", fields).size());
 }
 
 // X-Forwarded-For is kept as one list: several fields joined in order (RFC 9110 5.3), each

@@ -12,25 +12,43 @@ std::string codeOf(const std::expected<T, Error>& r) {
   return r ? "accepted" : r.error().code;
 }
 
+std::string orderCode(const std::string& body) {
+  OrderFields fields;
+  return codeOf(decodeOrderBody(body, fields));
+}
+
 TEST(ApiBodies, AnOrderNamesAStreamASkuAQuantityAndAnIdempotencyKey) {
-  auto o = decodeOrderBody(R"({"stream":"42","sku":"TEA-1","qty":2,"idempotency_key":"k-1"})");
+  std::string body = R"({"stream":"42","sku":"TEA-1","qty":2,"idempotency_key":"k-1"})";
+  OrderFields fields;
+  auto o = decodeOrderBody(body, fields);
   ASSERT_TRUE(o.has_value());
   EXPECT_EQ(o->stream_id, "42");
   EXPECT_EQ(o->sku, "TEA-1");
   EXPECT_EQ(o->qty, 2);
   EXPECT_EQ(o->idempotency_key, "k-1");
+  // The flat scan's strings are views into the body, not copies.
+  EXPECT_TRUE(o->idempotency_key.data() >= body.data() && o->idempotency_key.data() < body.data() + body.size());
 
-  EXPECT_EQ(codeOf(decodeOrderBody("[1]")), "bad_json");
-  EXPECT_EQ(codeOf(decodeOrderBody(R"({"sku":"A","qty":1,"idempotency_key":"k"})")), "invalid_argument");
-  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A","qty":1000,"idempotency_key":"k"})")),
+  // An escape sends the body through nlohmann's parser: then the strings are views into `fields`.
+  std::string escaped = R"({"stream":"42","sku":"TEA-1","qty":2,"idempotency_key":"k\u002d1"})";
+  auto e = decodeOrderBody(escaped, fields);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->stream_id, "42");
+  EXPECT_EQ(e->sku, "TEA-1");
+  EXPECT_EQ(e->idempotency_key, "k-1");
+  EXPECT_EQ(e->idempotency_key.data(), fields[3].text.data());
+
+  EXPECT_EQ(orderCode("[1]"), "bad_json");
+  EXPECT_EQ(orderCode(R"({"sku":"A","qty":1,"idempotency_key":"k"})"), "invalid_argument");
+  EXPECT_EQ(orderCode(R"({"stream":"4","sku":"A","qty":1000,"idempotency_key":"k"})"),
             "invalid_argument");
-  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A","qty":1})")), "idempotency_key_required");
-  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A","qty":1,"idempotency_key":"a b"})")),
+  EXPECT_EQ(orderCode(R"({"stream":"4","sku":"A","qty":1})"), "idempotency_key_required");
+  EXPECT_EQ(orderCode(R"({"stream":"4","sku":"A","qty":1,"idempotency_key":"a b"})"),
             "invalid_argument");
   // The key is checked before the stream and SKU are looked at: a malformed id cannot name a stream.
-  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"04","sku":"A","qty":1,"idempotency_key":"k"})")),
+  EXPECT_EQ(orderCode(R"({"stream":"04","sku":"A","qty":1,"idempotency_key":"k"})"),
             "stream_not_found");
-  EXPECT_EQ(codeOf(decodeOrderBody(R"({"stream":"4","sku":"A|B","qty":1,"idempotency_key":"k"})")),
+  EXPECT_EQ(orderCode(R"({"stream":"4","sku":"A|B","qty":1,"idempotency_key":"k"})"),
             "product_not_found");
 }
 
