@@ -55,7 +55,8 @@ std::expected<void, Error> Server::prepareDataDir() {
 std::expected<void, Error> Server::startRedis() {
   std::string url = config_.redis;
   if (url.empty()) {
-    embedded_redis_ = std::make_unique<EmbeddedRedis>(EmbeddedRedisOptions{config_.data_dir + "/redis"});
+    embedded_redis_ = std::make_unique<EmbeddedRedis>(
+        EmbeddedRedisOptions{.dir = config_.data_dir + "/redis", .appendfsync = config_.redis_appendfsync});
     if (auto r = embedded_redis_->start(); !r) return std::unexpected(r.error());
     embedded_redis_->supervise(loop_);
     url = embedded_redis_->url();

@@ -51,6 +51,14 @@ std::expected<void, Error> applyOne(Config& c, const std::string& key, const std
   else if (key == "rtmp_port") return setInt(c.rtmp_port, 0, 65535);
   else if (key == "data_dir") c.data_dir = value;
   else if (key == "redis") c.redis = value;
+  else if (key == "redis_appendfsync") {
+    if (value == "everysec")
+      return std::unexpected(Error{"bad_config", "'everysec' can lose acknowledged orders when redis-server is killed "
+                                                 "(docs/reliability.md); use 'always' or 'no'"});
+    if (value != "always" && value != "no")
+      return std::unexpected(Error{"bad_config", "'" + value + "' is not 'always' or 'no'"});
+    c.redis_appendfsync = value;
+  }
   else if (key == "admin_token") c.admin_token = value;
   else if (key == "log_level") {
     static const std::vector<std::string> levels = {"trace", "debug", "info", "warn",
@@ -101,7 +109,7 @@ const std::vector<std::string>& configKeys() {
       "admin_token", "log_level",   "renditions",     "rate_limits",        "public_url",
       "max_body_bytes", "shutdown_timeout_ms", "web_dir", "order_expiry_s",
       "hls_segment_ms", "hls_reconnect_window_ms", "max_connections_per_ip", "fanout_threads",
-      "fanout_slice", "publisher_recheck_ms", "trusted_proxies"};
+      "fanout_slice", "publisher_recheck_ms", "trusted_proxies", "redis_appendfsync"};
   return keys;
 }
 

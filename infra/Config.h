@@ -24,6 +24,12 @@ struct Config {
   int rtmp_port = 1935;
   std::string data_dir = "data";
   std::string redis;         // "" = start an embedded redis-server in data_dir
+  // The embedded redis-server's AOF fsync (docs/reliability.md, "Durability choice"): "always",
+  // every acknowledged order is on the disk; "no", the OS writes it back (orders survive kills
+  // of redis-server and bloomcast, not a power loss of the last ~30 s), for a disk too slow for
+  // a flash sale under "always". "everysec" is refused: under it a kill -9 of redis-server can
+  // lose acknowledged orders. Not used with an external redis.
+  std::string redis_appendfsync = "always";
   std::string admin_token;   // "" = generate one and keep it in data_dir/admin-token
   std::string log_level = "info";
   std::vector<std::string> renditions = {"source", "720p", "480p", "360p"};

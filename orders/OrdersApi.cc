@@ -105,7 +105,7 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   q.buyer_id = session->user_id;
   q.buyer_name_json = buyer_name_json;
   q.idempotency_key = body->idempotency_key;
-  orders_.place(q, now_ms, [r](std::expected<PlaceResult, Error> placed) {
+  orders_.place(q, now_ms, [r = std::move(r)](std::expected<PlaceResult, Error> placed) {
     if (!placed) return r.send(api::errorResponse(placed.error()));
     // Appended, not formatted, into a buffer kept for the next answer: this is every order's.
     thread_local std::string body;

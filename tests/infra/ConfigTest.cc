@@ -108,6 +108,21 @@ TEST(Config, BadValuesNameTheLayerAndSetting) {
   EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"renditions", " , "}}}).has_value());
 }
 
+// The embedded Redis's fsync: "always" by default, "no" by choice; "everysec" is refused with
+// the reason, since a kill -9 of redis-server under it can lose acknowledged orders.
+TEST(Config, TheEmbeddedRedisFsyncIsAlwaysOrNo) {
+  Config c;
+  EXPECT_EQ(c.redis_appendfsync, "always");
+  ASSERT_TRUE(applyConfigLayer(c, ConfigLayer{"f", {{"redis_appendfsync", "no"}}}).has_value());
+  EXPECT_EQ(c.redis_appendfsync, "no");
+  auto everysec = applyConfigLayer(c, ConfigLayer{"flag", {{"redis_appendfsync", "everysec"}}});
+  ASSERT_FALSE(everysec.has_value());
+  EXPECT_NE(everysec.error().message.find("flag: redis_appendfsync"), std::string::npos);
+  EXPECT_NE(everysec.error().message.find("can lose acknowledged orders"), std::string::npos);
+  EXPECT_FALSE(applyConfigLayer(c, ConfigLayer{"f", {{"redis_appendfsync", "sometimes"}}}).has_value());
+  EXPECT_EQ(c.redis_appendfsync, "no");  // a refused value changes nothing
+}
+
 // Threads that write one chat tick: 2 by default (the loop thread and one helper), 1..16.
 // The chat fan-out settings: defaults, bounds, and the flag spelling.
 TEST(Config, FanoutSettingsAreBounded) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <string>
 
 #include "LoopThread.h"
 #include "TestSupport.h"
@@ -28,6 +29,32 @@ bool answersPing(const std::string& socket_path) {
   }
   if (c) redisFree(c);
   return ok;
+}
+
+std::string configValue(const std::string& socket_path, const char* name) {
+  redisContext* c = redisConnectUnix(socket_path.c_str());
+  std::string value;
+  if (c && !c->err) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, "CONFIG GET %s", name));
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) value.assign(r->element[1]->str, r->element[1]->len);
+    if (r) freeReplyObject(r);
+  }
+  if (c) redisFree(c);
+  return value;
+}
+
+// The AOF is on, fsynced as configured: "always" unless the operator chose "no".
+TEST(EmbeddedRedis, RunsTheAofWithTheConfiguredFsync) {
+  for (std::string fsync : {"always", "no"}) {
+    SCOPED_TRACE(fsync);
+    TempDir dir;
+    EmbeddedRedisOptions options{.dir = dir.path() + "/redis"};
+    if (fsync != "always") options.appendfsync = fsync;
+    EmbeddedRedis redis(options);
+    ASSERT_TRUE(redis.start().has_value());
+    EXPECT_EQ(configValue(redis.socketPath(), "appendonly"), "yes");
+    EXPECT_EQ(configValue(redis.socketPath(), "appendfsync"), fsync);
+  }
 }
 
 TEST(EmbeddedRedis, AServerThatExitsIsStartedAgainAndOneThatKeepsExitingLater) {
