@@ -140,6 +140,9 @@ class RedisConnection {
   static void onDisconnect(const redisAsyncContext* ac, int status);
   static void onReply(redisAsyncContext* ac, void* reply, void* privdata);
   static void onPush(redisAsyncContext* ac, void* reply, void* privdata);
+  // A command connection's own path around hiredis's async layer (RedisClient.cc).
+  bool append(std::string_view resp);
+  static void readReplies(redisAsyncContext* ac);
 
   void dial();
   void scheduleRedial();
@@ -157,6 +160,8 @@ class RedisConnection {
   uint64_t backoff_ms_;
   uint64_t reconnects_ = 0;
   uint64_t next_id_ = 1;
+  uint64_t next_reply_id_ = 1;     // the command the next reply answers (command connections)
+  bool* reading_alive_ = nullptr;  // set while readReplies runs: cleared if this is destroyed
   std::deque<Pending> pending_;
   std::vector<std::string> spare_buffers_;  // scriptBuffer()'s
   std::size_t unanswered_ = 0;     // entries of pending_ not answered

@@ -31,7 +31,7 @@ struct Client {
     });
   }
   ~Client() {
-    lt.sync([&] { redis.reset(); });
+    lt.sync([&] { redis.reset(); });  // may already be gone
   }
   RedisResult call(std::vector<std::string> args) {
     std::promise<RedisResult> p;
@@ -147,6 +147,45 @@ TEST(RedisClient, ATurnsCommandsArriveWholeAndInOrderWhateverTheirSize) {
     ASSERT_EQ(seen[i], static_cast<int>(i) + 1) << "reply " << i;
   }
   EXPECT_EQ(c.call({"GET", "counter"})->str, std::to_string(issued));
+}
+
+// Replies are handed out one by one from what one read of the socket gave (RedisConnection's
+// own path around hiredis's async layer). A callback may close the client, or destroy it, in the
+// middle of such a read: the replies after it are not handed out, and each later command fails
+// exactly once ("connection closed"). Under ASan this also checks that nothing touches the
+// freed connection.
+TEST(RedisClient, ACallbackMayCloseOrDestroyTheClientInTheMiddleOfABurstOfReplies) {
+  RedisServer server(RedisServer::Mode::Unix);
+  for (bool destroy : {false, true}) {
+    SCOPED_TRACE(destroy ? "destroyed" : "closed");
+    Client c(server.url());
+    ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+    constexpr int kCommands = 50, kCloser = 10;
+    std::vector<int> replies(kCommands, 0), failures(kCommands, 0);
+    std::atomic<int> done = 0;
+    c.lt.sync([&] {
+      for (int i = 0; i < kCommands; ++i) {
+        c.redis->command({"PING"}, [&, i](RedisResult r) {
+          (r ? replies : failures)[i]++;
+          ++done;
+          if (i + 1 == kCloser) {
+            if (destroy) c.redis.reset();
+            else c.redis->close();
+          }
+        });
+      }
+    });
+    ASSERT_TRUE(waitUntil([&] { return done.load() == kCommands; }, std::chrono::seconds(5)));
+    for (int i = 0; i < kCommands; ++i) {
+      EXPECT_EQ(replies[i], i < kCloser ? 1 : 0) << "command " << i;
+      EXPECT_EQ(failures[i], i < kCloser ? 0 : 1) << "command " << i;
+    }
+    if (!destroy) {  // a closed client starts again
+      c.lt.sync([&] { c.redis->start(); });
+      ASSERT_TRUE(waitUntil([&] { return c.connected(); }));
+      EXPECT_EQ(c.call({"PING"})->str, "PONG");
+    }
+  }
 }
 
 // Tests that kill and restart Redis use a unix socket: a TCP port freed by kill -9 could be
