@@ -360,6 +360,7 @@ void RedisConnection::close() {
 }
 
 void RedisConnection::dial() {
+  ++dials_;
   ctx_ = address_.unix_path.empty() ? redisAsyncConnect(address_.host.c_str(), address_.port)
                                     : redisAsyncConnectUnix(address_.unix_path.c_str());
   if (!ctx_ || ctx_->err) {
@@ -502,7 +503,7 @@ void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata
 // A command connection's commands and replies bypass hiredis's async layer, which costs per
 // command a callback node (malloc and free), three strncasecmp for (un)subscribe, a copy of the
 // command into its buffer through the formatter's checks, and the callback list's bookkeeping:
-// ~6% of an order's CPU. Redis answers in order, so the n-th reply on a connection is for the
+// ~6% of an order's user-space instructions. Redis answers in order, so the n-th reply on a connection is for the
 // n-th command sent on it: the command goes straight into hiredis's output buffer (which the
 // loop watch writes once per turn), and each reply the reader gives answers the next id.
 // hiredis still connects, reads the socket, parses replies (with kReplyFunctions) and writes
@@ -528,10 +529,12 @@ void RedisConnection::readReplies(redisAsyncContext* ac) {
     self->lost(std::string("connection lost: ") + c->errstr);
     return;
   }
-  // A callback may close this connection (its context is then freed) or destroy it.
+  // A callback may close this connection (its context is then freed; a new one may even be
+  // dialled at the same address) or destroy it.
   bool alive = true;
   self->reading_alive_ = &alive;
-  while (self->ctx_ == ac) {
+  const uint64_t dial = self->dials_;
+  while (self->ctx_ == ac && self->dials_ == dial) {
     void* reply = nullptr;
     if (redisGetReplyFromReader(c, &reply) == REDIS_ERR) {
       self->lost(std::string("connection lost: ") + c->errstr);  // its failures' callbacks may destroy it

@@ -162,6 +162,7 @@ class RedisConnection {
   uint64_t next_id_ = 1;
   uint64_t next_reply_id_ = 1;     // the command the next reply answers (command connections)
   bool* reading_alive_ = nullptr;  // set while readReplies runs: cleared if this is destroyed
+  uint64_t dials_ = 0;             // contexts made: readReplies stops when its own is gone
   std::deque<Pending> pending_;
   std::vector<std::string> spare_buffers_;  // scriptBuffer()'s
   std::size_t unanswered_ = 0;     // entries of pending_ not answered
