@@ -97,13 +97,12 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
   auto body = api::decodeOrderBody(req.body, fields);
   if (!body) return r.send(api::errorResponse(body.error()));
 
-  std::string buyer_name_json = maskedViewerNameJson(session->name);
   PlaceRequest q;
   q.stream_id = body->stream_id;
   q.sku = body->sku;
   q.qty = body->qty;
   q.buyer_id = session->user_id;
-  q.buyer_name_json = buyer_name_json;
+  q.buyer_name_json = session->masked_name_json;
   q.idempotency_key = body->idempotency_key;
   orders_.place(q, now_ms, [r = std::move(r)](std::expected<PlaceResult, Error> placed) {
     if (!placed) return r.send(api::errorResponse(placed.error()));

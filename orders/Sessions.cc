@@ -121,6 +121,7 @@ std::optional<Session> Sessions::verifyAnew(std::string_view token) const {
   std::string_view issued = payload.substr(d2 + 1);
   auto [ptr, ec] = std::from_chars(issued.data(), issued.data() + issued.size(), s.issued_s);
   if (ec != std::errc() || ptr != issued.data() + issued.size()) return std::nullopt;
+  s.masked_name_json = maskedViewerNameJson(s.name);
   return s;
 }
 

@@ -35,6 +35,10 @@ struct Session {
   std::string user_id;  // 16 hex digits
   std::string name;
   int64_t issued_s = 0;
+  // Set by Sessions::verify*: maskedViewerNameJson(name), the buyer as an order's event shows
+  // them. Made once per token verified, not once per order (it was an allocation per order).
+  // Not part of the token: issue() ignores it.
+  std::string masked_name_json{};
 };
 
 class Sessions {

@@ -34,6 +34,7 @@ void checkSession(const Session& s) {
   for (char c : s.user_id) check((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
   check(isValidViewerName(s.name));
   check(s.issued_s <= kNowS + 300 && kNowS - s.issued_s <= Sessions::kDefaultMaxAgeS);
+  check(s.masked_name_json == maskedViewerNameJson(s.name));
 }
 
 bool sameSession(const Session& a, const Session& b) {

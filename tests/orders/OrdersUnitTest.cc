@@ -87,6 +87,10 @@ TEST(Sessions, AnIssuedTokenVerifiesWithItsIdentity) {
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->user_id, "0123456789abcdef");
   EXPECT_EQ(v->name, "小明");
+  EXPECT_EQ(v->masked_name_json, "\"小**\"");
+  auto again = s.verify(token, 1000);  // remembered
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->masked_name_json, "\"小**\"");
 }
 
 TEST(Sessions, AnyTamperingIsRefused) {
@@ -125,6 +129,7 @@ TEST(Sessions, ManyMoreTokensThanRememberedEachVerifyToTheirOwnIdentity) {
       std::snprintf(uid, sizeof uid, "%016zx", i);
       ASSERT_EQ(v->user_id, uid);
       ASSERT_EQ(v->name, "买家" + std::to_string(i));
+      ASSERT_EQ(v->masked_name_json, "\"买**\"");
     }
   }
 }
