@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +73,16 @@ std::string RedisServer::url() const {
   return "redis://127.0.0.1:" + std::to_string(port_);
 }
 
+// In a forked child before exec: the child is killed when the test process dies (an ASan abort,
+// a crash, a kill), so no redis-server or bloomcast outlives it holding its pipes and ports.
+// PR_SET_PDEATHSIG follows the forking *thread*: the helpers below fork from the test's thread.
+namespace {
+void dieWithParent(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);  // the parent died before prctl
+}
+}  // namespace
+
 void RedisServer::start() {
   if (pid_ > 0) return;
   if (mode_ == Mode::Tcp && port_ == 0) port_ = freePort();
@@ -84,8 +95,10 @@ void RedisServer::start() {
     if (mode_ == Mode::Unix) out << "unixsocket " << dir_.path() << "/redis.sock\n";
     for (const auto& line : extra_config_) out << line << "\n";
   }
+  pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    dieWithParent(parent);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 1);
     execlp("redis-server", "redis-server", conf.c_str(), static_cast<char*>(nullptr));
@@ -193,8 +206,10 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
   char tmpl[] = "/tmp/bloomcast-proc-XXXXXX";
   int fd = mkstemp(tmpl);
   log_path_ = tmpl;
+  pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    dieWithParent(parent);
     dup2(fd, 1);
     dup2(fd, 2);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
