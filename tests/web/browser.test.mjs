@@ -209,6 +209,58 @@ test('buying: 201, the stock left drops on the page and the dashboard GMV rises 
   await page.context().close();
 });
 
+// A buyer pays or cancels from "我的订单": without it every order placed from the page would
+// expire unpaid, give its stock back and leave the GMV.
+test('my orders: each order is paid or cancelled from the page, kept across a reload, and the server agrees', { timeout: 60000 }, async () => {
+  assert.equal((await call('PATCH', `/api/streams/${stream}/products/SHOE-1`, { stock: 20 }, factory.token)).status, 200);
+  const page = await newPage();
+  await page.goto(`${base}/live/${stream}`);
+  await page.locator('#product-card').waitFor({ state: 'visible', timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('#p-stock').textContent === '20', null, { timeout: 5000 });
+  assert.equal(await page.locator('#my-orders').isHidden(), true, 'no orders from this browser yet');
+  const line = (id) => page.locator(`#order-list li[data-order="${id}"]`);
+  const buy = async () => {
+    await page.waitForFunction(() => !document.querySelector('#buy').disabled, null, { timeout: 5000 });
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/orders') && r.request().method() === 'POST'),
+      page.click('#buy'),
+    ]);
+    assert.equal(response.status(), 201);
+    const id = (await response.json()).order_id;
+    await line(id).waitFor({ state: 'visible', timeout: 5000 });
+    return id;
+  };
+
+  const paid = await buy();
+  assert.equal(await line(paid).getAttribute('data-status'), 'created');
+  assert.match(await line(paid).innerText(), /待支付/);
+  await line(paid).locator('button.pay').click();
+  await page.waitForFunction((id) => document.querySelector(`#order-list li[data-order="${id}"]`).dataset.status === 'paid', paid, { timeout: 5000 });
+  assert.match(await line(paid).innerText(), /已支付/);
+  assert.equal(await line(paid).locator('button').count(), 0, 'a paid order offers no more actions');
+
+  const cancelled = await buy();
+  await page.waitForFunction(() => document.querySelector('#p-stock').textContent === '18', null, { timeout: 5000 });
+  await line(cancelled).locator('button.cancel').click();
+  await page.waitForFunction((id) => document.querySelector(`#order-list li[data-order="${id}"]`).dataset.status === 'cancelled', cancelled, { timeout: 5000 });
+  await page.waitForFunction(() => document.querySelector('#p-stock').textContent === '19', null, { timeout: 5000 });
+
+  const listed = await call('GET', `/api/orders?stream=${stream}&limit=1000`, undefined, ADMIN);
+  assert.equal(listed.status, 200);
+  const stored = (id) => listed.json.orders.find((o) => o.order_id === id)?.status;
+  assert.equal(stored(paid), 'paid');
+  assert.equal(stored(cancelled), 'cancelled');
+
+  await page.reload();
+  await line(cancelled).waitFor({ state: 'visible', timeout: 10000 });
+  assert.equal(await page.locator('#order-list li').first().getAttribute('data-order'), cancelled, 'newest first');
+  assert.equal(await line(paid).getAttribute('data-status'), 'paid');
+  assert.equal(await line(cancelled).getAttribute('data-status'), 'cancelled');
+  await shot(page, 'live-my-orders');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('sold out: the page says so, and an edited stock reaches the page live', { timeout: 30000 }, async () => {
   const page = await newPage();
   await page.goto(`${base}/live/${stream}`);

@@ -253,8 +253,10 @@ $('#buy-form').addEventListener('submit', async (ev) => {
       }
     }
     result.className = 'buy-result ok-text';
-    result.textContent = `🎉 下单成功！订单号 ${answer.order_id}，应付 ¥${yuan(answer.amount_cents)}`;
+    result.textContent = `🎉 下单成功！订单号 ${answer.order_id}，应付 ¥${yuan(answer.amount_cents)}，请在“我的订单”中支付`;
     toast('下单成功', 'ok');
+    rememberOrder({ id: answer.order_id, sku: p.sku, title: p.title, qty, amount_cents: answer.amount_cents,
+                    status: answer.status || 'created' });
   } catch (e) {
     result.className = 'buy-result error-text';
     if (e instanceof ApiError && e.code === 'sold_out') {
@@ -270,6 +272,81 @@ $('#buy-form').addEventListener('submit', async (ev) => {
     loadProducts();
   }
 });
+
+// ---- my orders ------------------------------------------------------------------------------
+// The orders this browser placed in this stream, kept in localStorage so that a reload keeps
+// them: each is paid or cancelled from here (an unpaid order expires on the server and gives its
+// stock back). The server's answer sets the status shown; nothing else is assumed.
+
+const ORDERS_KEY = 'bc_orders_' + streamId;
+const ORDERS_KEPT = 20;
+const ORDER_STATUS = { created: '待支付', paid: '已支付', cancelled: '已取消', expired: '已超时取消' };
+
+function savedOrders() {
+  try {
+    const list = JSON.parse(localStorage.getItem(ORDERS_KEY) || '[]');
+    return Array.isArray(list) ? list.filter((o) => o && typeof o.id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveOrders(list) {
+  localStorage.setItem(ORDERS_KEY, JSON.stringify(list.slice(0, ORDERS_KEPT)));
+}
+
+function rememberOrder(order) {
+  saveOrders([order, ...savedOrders().filter((o) => o.id !== order.id)]);
+  renderOrders();
+}
+
+function setOrderStatus(id, status) {
+  const list = savedOrders();
+  const order = list.find((o) => o.id === id);
+  if (order) order.status = status;
+  saveOrders(list);
+  renderOrders();
+}
+
+function renderOrders() {
+  const list = savedOrders();
+  $('#my-orders').hidden = list.length === 0;
+  $('#order-list').replaceChildren(...list.map(orderLine));
+}
+
+function orderLine(o) {
+  const open = o.status === 'created';
+  return el('li', { 'data-order': o.id, 'data-status': o.status },
+    el('span', { class: 'order-what' }, `${o.title || o.sku} ×${o.qty} · ¥${yuan(o.amount_cents)}`),
+    el('span', { class: 'order-status' }, ORDER_STATUS[o.status] || o.status),
+    open && el('span', { class: 'order-actions' },
+      el('button', { type: 'button', class: 'pay', onclick: (ev) => changeOrder(o, 'pay', ev.target) }, '去支付'),
+      el('button', { type: 'button', class: 'cancel secondary', onclick: (ev) => changeOrder(o, 'cancel', ev.target) }, '取消')));
+}
+
+// Pays or cancels one order with the session that placed it. A refusal that names the order's
+// state (expired, cancelled, paid) is that state; any other error leaves the order as it was.
+async function changeOrder(o, action, button) {
+  for (const b of button.parentNode.querySelectorAll('button')) b.disabled = true;
+  try {
+    const session = await ensureSession();
+    const { body } = await api('POST', `/api/orders/${encodeURIComponent(o.id)}/${action}`, { token: session.token });
+    setOrderStatus(o.id, body.status);
+    toast(body.status === 'paid' ? '支付成功' : '订单已取消', 'ok');
+    if (body.status === 'cancelled') loadProducts();
+  } catch (e) {
+    const known = { order_expired: 'expired', order_cancelled: 'cancelled', order_paid: 'paid' };
+    if (e instanceof ApiError && known[e.code]) {
+      setOrderStatus(o.id, known[e.code]);
+      if (e.code === 'order_expired') loadProducts();
+    } else {
+      renderOrders();
+    }
+    toast(e instanceof ApiError ? messageFor(e.code, e.message) : '操作失败，请稍后再试', 'error');
+  }
+}
+
+renderOrders();
 
 // ---- chat, likes, viewers -----------------------------------------------------------------
 
