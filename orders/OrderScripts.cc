@@ -59,9 +59,9 @@ local held_field = 'b:' .. sku .. ':' .. buyer
 local mine = redis.call('HMGET', KEYS[4], idem_field, held_field)
 if mine[1] then
   local rec = redis.call('HGET', KEYS[4], 'o:' .. mine[1])
-  local _, rsku, rqty, ramt = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|')
+  local _, rsku, rqty, ramt, rcreated = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|[^|]*|([^|]*)|')
   if rsku ~= sku or rqty ~= qty_text then return {'idempotency_key_reused', mine[1]} end
-  return {'replay', mine[1], ramt}
+  return {'replay', mine[1], ramt, rcreated}
 end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'pinned_sku', 'pinned_ends_at_ms')
 local status = meta[1]

@@ -52,6 +52,8 @@ struct PlaceResult {
   bool replay = false;  // true: the idempotency key was seen; this is the first answer
   std::string order_id;
   int64_t amount_cents = 0;
+  int64_t created_ms = 0;  // when the order was placed (the first placement, for a replay)
+  int64_t expires_ms = 0;  // created_ms + order_expiry_ms: unpaid from then on, it is refused payment
 };
 
 struct Order {

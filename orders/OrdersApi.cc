@@ -108,10 +108,17 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
     if (!placed) return r.send(api::errorResponse(placed.error()));
     // Appended, not formatted, into a buffer kept for the next answer: this is every order's.
     thread_local std::string body;
-    char cents[24];
-    char* cents_end = std::to_chars(cents, cents + sizeof cents, placed->amount_cents).ptr;
+    char number[24];
+    auto append = [&number](std::string& out, int64_t v) {
+      out.append(number, std::to_chars(number, number + sizeof number, v).ptr);
+    };
     body.assign(R"({"order_id":")").append(placed->order_id).append(R"(","amount_cents":)");
-    body.append(cents, cents_end).append(R"(,"status":"created"})");
+    append(body, placed->amount_cents);
+    body.append(R"(,"status":"created","created_at":)");
+    append(body, placed->created_ms);
+    body.append(R"(,"expires_at":)");
+    append(body, placed->expires_ms);
+    body.push_back('}');
     r.sendJson(placed->replay ? 200 : 201, body);
   });
 }

@@ -261,6 +261,40 @@ test('my orders: each order is paid or cancelled from the page, kept across a re
   await page.context().close();
 });
 
+// The page's clock is Playwright's, so 15 minutes pass at once; waits are on locators and from
+// node (the page's own timers are the fake ones).
+test('my orders: an unpaid order counts down to its deadline, then shows as expired', { timeout: 60000 }, async () => {
+  const page = await newPage();
+  await page.clock.install();
+  await page.goto(`${base}/live/${stream}`);
+  await page.locator('#product-card').waitFor({ state: 'visible', timeout: 20000 });
+  await page.locator('#buy:enabled').waitFor({ timeout: 10000 });
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/orders') && r.request().method() === 'POST'),
+    page.click('#buy'),
+  ]);
+  assert.equal(response.status(), 201);
+  const answer = await response.json();
+  assert.equal(answer.expires_at - answer.created_at, 15 * 60 * 1000, 'the default order_expiry_s');
+  const line = page.locator(`#order-list li[data-order="${answer.order_id}"]`);
+  await line.waitFor({ state: 'visible', timeout: 5000 });
+  assert.equal(await line.getAttribute('data-status'), 'created');
+  assert.match(await line.locator('.order-left').innerText(), /^1[45]:\d\d$/, 'about 15 minutes left to pay');
+
+  await page.clock.fastForward('14:00');
+  await waitFor('the countdown to follow the clock', async () => /^0[01]:\d\d$/.test(await line.locator('.order-left').innerText()), 5000);
+  assert.equal(await line.getAttribute('data-status'), 'created', 'still payable a minute before the deadline');
+
+  await page.clock.fastForward('01:01');
+  await waitFor('the order to show as expired', async () => (await line.getAttribute('data-status')) === 'expired', 5000);
+  assert.match(await line.innerText(), /已超时取消/);
+  assert.equal(await line.locator('button').count(), 0, 'an expired order offers no actions');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+  // On the server the order waits its real 15 minutes: given back now, so the stock is as it was.
+  assert.equal((await call('POST', `/api/orders/${answer.order_id}/cancel`, undefined, ADMIN)).status, 200);
+});
+
 test('sold out: the page says so, and an edited stock reaches the page live', { timeout: 30000 }, async () => {
   const page = await newPage();
   await page.goto(`${base}/live/${stream}`);

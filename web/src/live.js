@@ -255,8 +255,12 @@ $('#buy-form').addEventListener('submit', async (ev) => {
     result.className = 'buy-result ok-text';
     result.textContent = `🎉 下单成功！订单号 ${answer.order_id}，应付 ¥${yuan(answer.amount_cents)}，请在“我的订单”中支付`;
     toast('下单成功', 'ok');
+    // The payment deadline on this device's clock: the server's window from now (a phone's
+    // clock may be minutes off the server's; a duration is not).
+    const window = Number(answer.expires_at) - Number(answer.created_at);
     rememberOrder({ id: answer.order_id, sku: p.sku, title: p.title, qty, amount_cents: answer.amount_cents,
-                    status: answer.status || 'created' });
+                    status: answer.status || 'created',
+                    pay_by: Number.isFinite(window) && window > 0 ? Date.now() + window : null });
   } catch (e) {
     result.className = 'buy-result error-text';
     if (e instanceof ApiError && e.code === 'sold_out') {
@@ -308,17 +312,50 @@ function setOrderStatus(id, status) {
   renderOrders();
 }
 
+// An unpaid order past its deadline is refused payment by the server from that moment (the
+// local deadline is never earlier than the server's): shown as expired without asking.
+function expireOverdue(list) {
+  let changed = false;
+  for (const o of list) {
+    if (o.status === 'created' && o.pay_by && Date.now() >= o.pay_by) {
+      o.status = 'expired';
+      changed = true;
+    }
+  }
+  if (changed) saveOrders(list);
+  return list;
+}
+
+let orderTicker = null;
+
 function renderOrders() {
-  const list = savedOrders();
+  const list = expireOverdue(savedOrders());
   $('#my-orders').hidden = list.length === 0;
   $('#order-list').replaceChildren(...list.map(orderLine));
+  const waiting = list.some((o) => o.status === 'created' && o.pay_by);
+  if (waiting && !orderTicker) orderTicker = setInterval(tickOrders, 1000);
+  else if (!waiting && orderTicker) {
+    clearInterval(orderTicker);
+    orderTicker = null;
+  }
+}
+
+// Once a second while an order waits for payment: its countdown, and its expiry when due.
+function tickOrders() {
+  const list = savedOrders();
+  if (list.some((o) => o.status === 'created' && o.pay_by && Date.now() >= o.pay_by)) return renderOrders();
+  for (const o of list) {
+    const left = document.querySelector(`#order-list li[data-order="${CSS.escape(o.id)}"] .order-left`);
+    if (left && o.pay_by) left.textContent = countdown(o.pay_by - Date.now());
+  }
 }
 
 function orderLine(o) {
   const open = o.status === 'created';
   return el('li', { 'data-order': o.id, 'data-status': o.status },
     el('span', { class: 'order-what' }, `${o.title || o.sku} ×${o.qty} · ¥${yuan(o.amount_cents)}`),
-    el('span', { class: 'order-status' }, ORDER_STATUS[o.status] || o.status),
+    el('span', { class: 'order-status' }, ORDER_STATUS[o.status] || o.status,
+      open && o.pay_by && el('span', { class: 'order-left', title: '剩余支付时间' }, countdown(o.pay_by - Date.now()))),
     open && el('span', { class: 'order-actions' },
       el('button', { type: 'button', class: 'pay', onclick: (ev) => changeOrder(o, 'pay', ev.target) }, '去支付'),
       el('button', { type: 'button', class: 'cancel secondary', onclick: (ev) => changeOrder(o, 'cancel', ev.target) }, '取消')));

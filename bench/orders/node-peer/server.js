@@ -20,6 +20,7 @@ const Redis = require('ioredis');
 const port = Number(process.env.PORT || 8091);
 const adminToken = process.env.ADMIN_TOKEN || '';
 const maxEvents = '1000000';
+const orderExpiryMs = 15 * 60 * 1000;  // bloomcast's default order_expiry_s, for the answer's expires_at
 const maxAgeS = 30 * 24 * 3600;
 
 const redis = new Redis({ path: process.env.REDIS_SOCKET, enableAutoPipelining: true, lazyConnect: false });
@@ -86,8 +87,11 @@ function placeOrder(req, res, raw) {
       const code = String(r[0]);
       const status = statusOf[code];
       if (status === undefined) return fail(res, 500, 'internal', 'unexpected script answer');
-      if (code === 'created' || code === 'replay')
-        return reply(res, status, `{"order_id":"${stream}-${r[1]}","amount_cents":${r[2]},"status":"created"}`);
+      if (code === 'created' || code === 'replay') {
+        const created = code === 'replay' ? Number(r[3]) : now;
+        return reply(res, status, `{"order_id":"${stream}-${r[1]}","amount_cents":${r[2]},"status":"created",` +
+          `"created_at":${created},"expires_at":${created + orderExpiryMs}}`);
+      }
       fail(res, status, code, code);
     })
     .catch((e) => fail(res, 503, 'store_unavailable', String(e.message || e)));
