@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -166,8 +167,8 @@ std::expected<PlaceResult, Error> OrderService::placed(const std::string& s, int
     out.order_id.append(s).append("-").append(seq);
     out.amount_cents = replyIntOr(element(reply, 2), 0);
     // A new order was placed at now_ms (the script's own clock argument); a replay says when.
-    out.created_ms = out.replay ? replyIntOr(element(reply, 3), now_ms) : now_ms;
-    out.expires_ms = out.created_ms + options_.order_expiry_ms;
+    int64_t created_ms = out.replay ? replyIntOr(element(reply, 3), now_ms) : now_ms;
+    out.expires_in_ms = std::max<int64_t>(0, created_ms + options_.order_expiry_ms - now_ms);
     (out.replay ? replayed_ : created_)->inc();
     if (!out.replay) notePlaced(s, now_ms);
     if (!out.replay) gmv_cents_->inc(static_cast<uint64_t>(out.amount_cents));

@@ -52,8 +52,10 @@ struct PlaceResult {
   bool replay = false;  // true: the idempotency key was seen; this is the first answer
   std::string order_id;
   int64_t amount_cents = 0;
-  int64_t created_ms = 0;  // when the order was placed (the first placement, for a replay)
-  int64_t expires_ms = 0;  // created_ms + order_expiry_ms: unpaid from then on, it is refused payment
+  // The time left to pay at this answer: from its end on, an unpaid order is refused payment
+  // (order_expiry_ms after the first placement). A duration, not a time of day: a client's
+  // clock may be off the server's.
+  int64_t expires_in_ms = 0;
 };
 
 struct Order {

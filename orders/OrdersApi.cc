@@ -114,10 +114,8 @@ void OrdersApi::placeOrder(HttpRequest& req, HttpResponder r) {
     };
     body.assign(R"({"order_id":")").append(placed->order_id).append(R"(","amount_cents":)");
     append(body, placed->amount_cents);
-    body.append(R"(,"status":"created","created_at":)");
-    append(body, placed->created_ms);
-    body.append(R"(,"expires_at":)");
-    append(body, placed->expires_ms);
+    body.append(R"(,"status":"created","expires_in_ms":)");
+    append(body, placed->expires_in_ms);
     body.push_back('}');
     r.sendJson(placed->replay ? 200 : 201, body);
   });

@@ -255,12 +255,11 @@ $('#buy-form').addEventListener('submit', async (ev) => {
     result.className = 'buy-result ok-text';
     result.textContent = `🎉 下单成功！订单号 ${answer.order_id}，应付 ¥${yuan(answer.amount_cents)}，请在“我的订单”中支付`;
     toast('下单成功', 'ok');
-    // The payment deadline on this device's clock: the server's window from now (a phone's
-    // clock may be minutes off the server's; a duration is not).
-    const window = Number(answer.expires_at) - Number(answer.created_at);
+    // The payment deadline on this device's clock: the time left from now (a phone's clock may
+    // be minutes off the server's; a duration is not). Never earlier than the server's.
+    const left = Number(answer.expires_in_ms);
     rememberOrder({ id: answer.order_id, sku: p.sku, title: p.title, qty, amount_cents: answer.amount_cents,
-                    status: answer.status || 'created',
-                    pay_by: Number.isFinite(window) && window > 0 ? Date.now() + window : null });
+                    status: answer.status || 'created', pay_by: Number.isFinite(left) ? Date.now() + left : null });
   } catch (e) {
     result.className = 'buy-result error-text';
     if (e instanceof ApiError && e.code === 'sold_out') {

@@ -20,7 +20,7 @@ const Redis = require('ioredis');
 const port = Number(process.env.PORT || 8091);
 const adminToken = process.env.ADMIN_TOKEN || '';
 const maxEvents = '1000000';
-const orderExpiryMs = 15 * 60 * 1000;  // bloomcast's default order_expiry_s, for the answer's expires_at
+const orderExpiryMs = 15 * 60 * 1000;  // bloomcast's default order_expiry_s, for the answer's expires_in_ms
 const maxAgeS = 30 * 24 * 3600;
 
 const redis = new Redis({ path: process.env.REDIS_SOCKET, enableAutoPipelining: true, lazyConnect: false });
@@ -88,9 +88,9 @@ function placeOrder(req, res, raw) {
       const status = statusOf[code];
       if (status === undefined) return fail(res, 500, 'internal', 'unexpected script answer');
       if (code === 'created' || code === 'replay') {
-        const created = code === 'replay' ? Number(r[3]) : now;
+        const left = code === 'replay' ? Math.max(0, Number(r[3]) + orderExpiryMs - now) : orderExpiryMs;
         return reply(res, status, `{"order_id":"${stream}-${r[1]}","amount_cents":${r[2]},"status":"created",` +
-          `"created_at":${created},"expires_at":${created + orderExpiryMs}}`);
+          `"expires_in_ms":${left}}`);
       }
       fail(res, status, code, code);
     })
