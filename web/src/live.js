@@ -279,7 +279,8 @@ $('#buy-form').addEventListener('submit', async (ev) => {
 // ---- my orders ------------------------------------------------------------------------------
 // The orders this browser placed in this stream, kept in localStorage so that a reload keeps
 // them: each is paid or cancelled from here (an unpaid order expires on the server and gives its
-// stock back). The server's answer sets the status shown; nothing else is assumed.
+// stock back). The status shown is the server's: its answers, and the payment deadline its
+// order answer gave (expires_in_ms).
 
 const ORDERS_KEY = 'bc_orders_' + streamId;
 const ORDERS_KEPT = 20;
