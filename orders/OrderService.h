@@ -136,6 +136,9 @@ class OrderService {
                   Callback<std::vector<Order>> cb);
   void lastSeq(const std::string& stream_id, Callback<int64_t> cb);
 
+  // How long an unpaid order may be paid after it is placed.
+  int64_t orderExpiryMs() const { return options_.order_expiry_ms; }
+
   // "STREAM-SEQ" -> (stream, seq); nullopt when malformed.
   static std::optional<std::pair<std::string, int64_t>> parseOrderId(std::string_view id);
   // One o:SEQ record -> Order; nullopt when it does not parse.

@@ -2,6 +2,7 @@
 
 #include "infra/TrustedProxies.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -66,6 +67,7 @@ OrdersApi::OrdersApi(HttpServer& http, CatalogApi& catalog_api, Catalog& catalog
   };
   http.route("POST", "/api/orders", bind(&OrdersApi::placeOrder));
   http.route("GET", "/api/orders", bind(&OrdersApi::listOrders));
+  http.route("GET", "/api/orders/:id", bind(&OrdersApi::getOrder));
   http.route("POST", "/api/orders/:id/pay", bind(&OrdersApi::pay));
   http.route("POST", "/api/orders/:id/cancel", bind(&OrdersApi::cancel));
   http.route("GET", "/api/gmv", bind(&OrdersApi::gmv));
@@ -162,6 +164,27 @@ void OrdersApi::cancel(HttpRequest& req, HttpResponder r) {
 }
 
 // ---- reading ---------------------------------------------------------------------------------
+
+// One order, for its buyer (another buyer's is not found, as for pay) or the stream's organizer
+// or factory: the viewer page refreshes its "my orders" with it. An unpaid order also says the
+// time left to pay (0 from its deadline on, though the expiry task may not have reached it yet).
+void OrdersApi::getOrder(HttpRequest& req, HttpResponder r) {
+  withOrderActor(req, r, [this, r](std::string order_id, std::string buyer_id) {
+    auto id = OrderService::parseOrderId(order_id);  // well-formed: withOrderActor checked it
+    orders_.readOrders(id->first, id->second, 1,
+                       [this, r, buyer_id](std::expected<std::vector<Order>, Error> found) {
+                         if (!found) return r.send(api::errorResponse(found.error()));
+                         if (found->empty() || (!buyer_id.empty() && found->front().buyer_id != buyer_id))
+                           return r.send(api::errorResponse(Error{"order_not_found", "no such order"}));
+                         const Order& o = found->front();
+                         nlohmann::json j = orderJson(o);
+                         if (o.status == "created")
+                           j["expires_in_ms"] =
+                               std::max<int64_t>(0, o.created_ms + orders_.orderExpiryMs() - options_.clock());
+                         r.send(HttpResponse::json(200, j));
+                       });
+  });
+}
 
 std::string OrdersApi::csvHeader() {
   return "order_id,stream_id,sku,qty,amount_cents,amount_yuan,status,buyer_id,created_at,updated_at\n";

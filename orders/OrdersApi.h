@@ -54,6 +54,7 @@ class OrdersApi {
   void placeOrder(HttpRequest& req, HttpResponder r);
   void pay(HttpRequest& req, HttpResponder r);
   void cancel(HttpRequest& req, HttpResponder r);
+  void getOrder(HttpRequest& req, HttpResponder r);
   void listOrders(HttpRequest& req, HttpResponder r);
   void gmv(HttpRequest& req, HttpResponder r);
   // Who acts on an order: "" for the organizer or the owning factory, else the buyer's id.

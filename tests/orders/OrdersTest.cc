@@ -317,6 +317,49 @@ TEST_F(Orders, PayThenOnlyTheSellerCanCancel) {
   EXPECT_EQ(statOf(s.id, "gmv_cents"), 0);
 }
 
+// GET /api/orders/ID: the buyer's own order (the viewer page refreshes "my orders" with it), or
+// any order of the stream for its organizer and factory; not found for anyone else's buyer.
+TEST_F(Orders, AnOrderIsReadByItsBuyerAndItsSellersOnly) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "CUP", 2500, 10);
+  auto buyer = newSession();
+  std::string id = nlohmann::json::parse(order(buyer, s.id, "CUP", 2, "r1").body)["order_id"];
+
+  auto mine = call("GET", "/api/orders/" + id, nullptr, buyer);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  auto j = nlohmann::json::parse(mine.body);
+  EXPECT_EQ(j["order_id"], id);
+  EXPECT_EQ(j["sku"], "CUP");
+  EXPECT_EQ(j["qty"], 2);
+  EXPECT_EQ(j["amount_cents"], 5000);
+  EXPECT_EQ(j["status"], "created");
+  EXPECT_LE(j["expires_in_ms"].get<int64_t>(), 15 * 60 * 1000);
+  EXPECT_GT(j["expires_in_ms"].get<int64_t>(), 15 * 60 * 1000 - 60'000);
+
+  EXPECT_EQ(errorOf(call("GET", "/api/orders/" + id, nullptr, newSession())), "order_not_found")
+      << "another buyer's order is not found, as for pay";
+  EXPECT_EQ(call("GET", "/api/orders/" + id, nullptr, "").status, 401);
+  EXPECT_EQ(call("GET", "/api/orders/" + id, nullptr, createFactory("别家").secret).status, 403);
+  EXPECT_EQ(call("GET", "/api/orders/" + id, nullptr, f.secret).status, 200);
+  EXPECT_EQ(call("GET", "/api/orders/" + id, nullptr, kAdmin).status, 200);
+  EXPECT_EQ(errorOf(call("GET", "/api/orders/" + s.id + "-99", nullptr, kAdmin)), "order_not_found");
+  EXPECT_EQ(errorOf(call("GET", "/api/orders/not-an-order", nullptr, buyer)), "order_not_found");
+
+  ASSERT_EQ(call("POST", "/api/orders/" + id + "/pay", nullptr, buyer).status, 200);
+  j = nlohmann::json::parse(call("GET", "/api/orders/" + id, nullptr, buyer).body);
+  EXPECT_EQ(j["status"], "paid");
+  EXPECT_FALSE(j.contains("expires_in_ms")) << "only an unpaid order has a deadline";
+
+  // Past its deadline an unpaid order has no time left, before the expiry task reaches it.
+  std::string late = nlohmann::json::parse(order(buyer, s.id, "CUP", 1, "r2").body)["order_id"];
+  clock_offset_ms_ = 15 * 60 * 1000;
+  j = nlohmann::json::parse(call("GET", "/api/orders/" + late, nullptr, buyer).body);
+  EXPECT_EQ(j["status"], "created");
+  EXPECT_EQ(j["expires_in_ms"], 0);
+  EXPECT_EQ(errorOf(call("POST", "/api/orders/" + late + "/pay", nullptr, buyer)), "order_expired");
+}
+
 TEST_F(Orders, GmvSumsStreamsIntoFactoriesAndMinutes) {
   auto f1 = createFactory("一厂");
   auto f2 = createFactory("二厂");

@@ -383,7 +383,30 @@ async function changeOrder(o, action, button) {
   }
 }
 
+// On load, the server's word on each order that may have changed since (paid ones too: the
+// seller may have refunded them); its deadline is measured anew from the time left.
+async function refreshOrders() {
+  const open = savedOrders().filter((o) => o.status === 'created' || o.status === 'paid');
+  if (open.length === 0) return;
+  const session = await ensureSession();
+  await Promise.all(open.map(async (o) => {
+    try {
+      const { body } = await api('GET', `/api/orders/${encodeURIComponent(o.id)}`, { token: session.token });
+      const list = savedOrders();
+      const saved = list.find((x) => x.id === o.id);
+      if (!saved) return;
+      saved.status = body.status;
+      if (typeof body.expires_in_ms === 'number') saved.pay_by = Date.now() + body.expires_in_ms;
+      saveOrders(list);
+    } catch {
+      // Not reachable now, or placed under another session: it stays as it was.
+    }
+  }));
+  renderOrders();
+}
+
 renderOrders();
+refreshOrders();
 
 // ---- chat, likes, viewers -----------------------------------------------------------------
 
