@@ -304,12 +304,17 @@ function rememberOrder(order) {
   renderOrders();
 }
 
-function setOrderStatus(id, status) {
+// Applies `change` to the kept order `id` (if it is still kept), saves and shows the list.
+function updateOrder(id, change) {
   const list = savedOrders();
   const order = list.find((o) => o.id === id);
-  if (order) order.status = status;
+  if (order) change(order);
   saveOrders(list);
   renderOrders();
+}
+
+function setOrderStatus(id, status) {
+  updateOrder(id, (o) => { o.status = status; });
 }
 
 // An unpaid order past its deadline is refused payment by the server from that moment (the
@@ -392,17 +397,14 @@ async function refreshOrders() {
   await Promise.all(open.map(async (o) => {
     try {
       const { body } = await api('GET', `/api/orders/${encodeURIComponent(o.id)}`, { token: session.token });
-      const list = savedOrders();
-      const saved = list.find((x) => x.id === o.id);
-      if (!saved) return;
-      saved.status = body.status;
-      if (typeof body.expires_in_ms === 'number') saved.pay_by = Date.now() + body.expires_in_ms;
-      saveOrders(list);
+      updateOrder(o.id, (saved) => {
+        saved.status = body.status;
+        if (typeof body.expires_in_ms === 'number') saved.pay_by = Date.now() + body.expires_in_ms;
+      });
     } catch {
       // Not reachable now, or placed under another session: it stays as it was.
     }
   }));
-  renderOrders();
 }
 
 renderOrders();
