@@ -209,22 +209,35 @@ void OrdersApi::appendCsv(std::string& out, const Order& o) {
 void OrdersApi::listOrders(HttpRequest& req, HttpResponder r) {
   std::string stream_id = req.queryOr("stream");
   std::string format = req.queryOr("format", "json");
+  std::string order = req.queryOr("order", "asc");
   if (format != "json" && format != "csv") {
     r.send(api::errorResponse(Error{"invalid_argument", "format must be json or csv"}));
     return;
   }
+  if (order != "asc" && order != "desc") {
+    r.send(api::errorResponse(Error{"invalid_argument", "order must be asc or desc"}));
+    return;
+  }
+  bool newest_first = order == "desc";
   auto after = queryInt(req, "after", 0, INT64_MAX / 2);
+  auto before = queryInt(req, "before", 1, INT64_MAX / 2);
   auto limit = queryInt(req, "limit", 1, kMaxPage);
-  if ((after && *after < 0) || (limit && *limit < 1)) {
-    r.send(api::errorResponse(Error{"invalid_argument", "after must be >= 0 and limit 1..1000"}));
+  if ((after && *after < 0) || (before && *before < 1) || (limit && *limit < 1)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "after must be >= 0, before >= 1 and limit 1..1000"}));
+    return;
+  }
+  if ((after && newest_first) || (before && !newest_first)) {
+    r.send(api::errorResponse(Error{"invalid_argument", "after pages order=asc, before pages order=desc"}));
     return;
   }
   if (stream_id.empty() && format == "json") {
     r.send(api::errorResponse(Error{"invalid_argument", "stream is required for JSON (CSV exports all)"}));
     return;
   }
-  catalog_api_.withPrincipal(req, r, [this, r, stream_id, format, after = after.value_or(0),
-                                      limit = limit.value_or(kDefaultPage)](Principal who) {
+  ListPage page{.newest_first = newest_first,
+                .from = newest_first ? before.value_or(0) : after.value_or(0),
+                .limit = limit.value_or(kDefaultPage)};
+  catalog_api_.withPrincipal(req, r, [this, r, stream_id, format, page](Principal who) {
     if (stream_id.empty()) {
       if (who.role != Role::Organizer)
         return r.send(api::errorResponse(Error{"forbidden", "exporting every stream needs the organizer's token"}));
@@ -233,22 +246,41 @@ void OrdersApi::listOrders(HttpRequest& req, HttpResponder r) {
         exportCsv(std::move(*ids), r);
       });
     }
-    catalog_.authorizeStream(who, stream_id, [this, r, format, after, limit](std::expected<StreamInfo, Error> s) {
+    catalog_.authorizeStream(who, stream_id, [this, r, format, page](std::expected<StreamInfo, Error> s) {
       if (!s) return r.send(api::errorResponse(s.error()));
       if (format == "csv") return exportCsv({s->id}, r);
-      orders_.readOrders(s->id, after + 1, limit,
-                         [r, after, limit](std::expected<std::vector<Order>, Error> list) {
-                           if (!list) return r.send(api::errorResponse(list.error()));
-                           auto out = nlohmann::json::array();
-                           for (const auto& o : *list) out.push_back(orderJson(o));
-                           // A full page may have more behind it; the client asks again.
-                           nlohmann::json next = static_cast<int64_t>(list->size()) == limit
-                                                     ? nlohmann::json(after + limit)
-                                                     : nlohmann::json();
-                           r.send(HttpResponse::json(200, {{"orders", out}, {"next_after", next}}));
-                         });
+      if (!page.newest_first) return sendPage(s->id, page, r);
+      // Newest first: the page ends before `before`, or past the stream's last order if that
+      // comes first (so no empty pages are walked down to it).
+      orders_.lastSeq(s->id, [this, r, page, id = s->id](std::expected<int64_t, Error> last) mutable {
+        if (!last) return r.send(api::errorResponse(last.error()));
+        page.from = page.from > 0 ? std::min(page.from, *last + 1) : *last + 1;
+        sendPage(id, page, r);
+      });
     });
   });
+}
+
+void OrdersApi::sendPage(const std::string& stream_id, ListPage page, const HttpResponder& r) {
+  // Oldest first: sequence numbers after `from`. Newest first: those before it, the last first.
+  int64_t first = page.newest_first ? std::max<int64_t>(1, page.from - page.limit) : page.from + 1;
+  int64_t count = page.newest_first ? page.from - first : page.limit;
+  auto answer = [r, page](std::vector<Order> list, nlohmann::json next) {
+    auto out = nlohmann::json::array();
+    if (page.newest_first) std::reverse(list.begin(), list.end());
+    for (const auto& o : list) out.push_back(orderJson(o));
+    r.send(HttpResponse::json(200, {{"orders", out}, {page.newest_first ? "next_before" : "next_after", next}}));
+  };
+  if (count <= 0) return answer({}, nullptr);  // before=1: nothing comes before the first order
+  orders_.readOrders(stream_id, first, count,
+                     [r, answer, page, first, count](std::expected<std::vector<Order>, Error> list) {
+                       if (!list) return r.send(api::errorResponse(list.error()));
+                       // A full page may have more behind it; the client asks again.
+                       nlohmann::json next;
+                       if (page.newest_first && first > 1) next = first;
+                       if (!page.newest_first && static_cast<int64_t>(list->size()) == count) next = first + count - 1;
+                       answer(std::move(*list), std::move(next));
+                     });
 }
 
 void OrdersApi::exportCsv(std::vector<std::string> stream_ids, const HttpResponder& r) {

@@ -60,6 +60,14 @@ class OrdersApi {
   // Who acts on an order: "" for the organizer or the owning factory, else the buyer's id.
   void withOrderActor(HttpRequest& req, const HttpResponder& r,
                       std::function<void(std::string order_id, std::string buyer_id)> then);
+  // One page of a stream's orders for GET /api/orders: oldest first after `from`, or newest
+  // first before it (docs/API.md).
+  struct ListPage {
+    bool newest_first = false;
+    int64_t from = 0;
+    int64_t limit = 0;
+  };
+  void sendPage(const std::string& stream_id, ListPage page, const HttpResponder& r);
   void exportCsv(std::vector<std::string> stream_ids, const HttpResponder& r);
 
   CatalogApi& catalog_api_;

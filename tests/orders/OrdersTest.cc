@@ -317,6 +317,50 @@ TEST_F(Orders, PayThenOnlyTheSellerCanCancel) {
   EXPECT_EQ(statOf(s.id, "gmv_cents"), 0);
 }
 
+// GET /api/orders pages a stream's orders oldest first (after=SEQ, the export's order) or newest
+// first (order=desc, before=SEQ: the factory's console shows the latest orders and pages back).
+TEST_F(Orders, TheOrderListPagesOldestFirstAndNewestFirst) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  addProduct(s.id, "CUP", 2500, 10);
+  auto buyer = newSession();
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_EQ(order(buyer, s.id, "CUP", 1, "page" + std::to_string(i)).status, 201);
+  // Each page: the query, the sequence numbers it lists, and the page after it (0: none).
+  struct Page {
+    std::string query;
+    std::vector<std::string> seqs;
+    int next;
+    const char* why;
+  };
+  const Page pages[] = {
+      {"&limit=2", {"1", "2"}, 2, "oldest first"},
+      {"&after=4&limit=2", {"5"}, 0, "a short page is the last"},
+      {"&order=desc&limit=2", {"5", "4"}, 4, "newest first"},
+      {"&order=desc&before=4&limit=2", {"3", "2"}, 2, "the next older page"},
+      {"&order=desc&before=2&limit=2", {"1"}, 0, "nothing comes before the first order"},
+      {"&order=desc&before=1", {}, 0, "before the first order"},
+      {"&order=desc", {"5", "4", "3", "2", "1"}, 0, "the default page holds them all"},
+      {"&order=desc&before=99&limit=3", {"5", "4", "3"}, 3, "a bound past the last order pages from the last"},
+  };
+  for (const auto& want : pages) {
+    auto res = get("/api/orders?stream=" + s.id + want.query, f.secret);
+    ASSERT_EQ(res.status, 200) << want.query << ": " << res.body;
+    auto j = nlohmann::json::parse(res.body);
+    std::vector<std::string> seqs;
+    for (const auto& o : j["orders"]) seqs.push_back(o["order_id"].get<std::string>().substr(s.id.size() + 1));
+    EXPECT_EQ(seqs, want.seqs) << want.query << ": " << want.why;
+    const char* next = want.query.find("desc") != std::string::npos ? "next_before" : "next_after";
+    EXPECT_EQ(j.size(), 2u) << want.query << ": orders and " << next << " only";
+    EXPECT_EQ(j[next], want.next ? nlohmann::json(want.next) : nlohmann::json()) << want.query << ": " << want.why;
+  }
+
+  for (const char* bad : {"&order=sideways", "&order=desc&after=1", "&before=3", "&order=desc&before=0",
+                          "&order=desc&before=x", "&order=desc&limit=0"})
+    EXPECT_EQ(errorOf(get("/api/orders?stream=" + s.id + bad, f.secret)), "invalid_argument") << bad;
+  EXPECT_EQ(get("/api/orders?stream=" + s.id + "&order=desc", buyer).status, 403);
+}
+
 // GET /api/orders/ID: the buyer's own order (the viewer page refreshes "my orders" with it), or
 // any order of the stream for its organizer and factory; not found for anyone else's buyer.
 TEST_F(Orders, AnOrderIsReadByItsBuyerAndItsSellersOnly) {

@@ -178,7 +178,7 @@ test('chat goes round trip between two browsers', { timeout: 30000 }, async () =
 });
 
 test('buying: 201, the stock left drops on the page and the dashboard GMV rises within 2 s', { timeout: 60000 }, async () => {
-  const dash = await newPage({ viewport: { width: 1440, height: 900 } });
+  const dash = await newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   await dash.goto(`${base}/dashboard#token=${ADMIN}`);
   await dash.waitForFunction(() => document.querySelector('#conn').textContent.includes('实时'), null, { timeout: 10000 });
   await dash.waitForFunction(() => document.querySelector('#k-orders').textContent !== '' && window.getComputedStyle(document.querySelector('#app')).display !== 'none', null, { timeout: 5000 });
@@ -204,6 +204,11 @@ test('buying: 201, the stock left drops on the page and the dashboard GMV rises 
   assert.match(await page.locator('#buy-result').innerText(), /下单成功/);
   await shot(page, 'live-bought');
   await shot(dash, 'dashboard');
+  // The organizer's export holds the order just placed.
+  const orderId = (await response.json()).order_id;
+  const [download] = await Promise.all([dash.waitForEvent('download'), dash.click('#csv')]);
+  assert.match(download.suggestedFilename(), /^orders-\d{4}-\d{2}-\d{2}\.csv$/);
+  assert.ok(fs.readFileSync(await download.path(), 'utf8').split('\n').some((l) => l.startsWith(orderId + ',')));
   assert.deepEqual(dash.errors, []);
   await dash.context().close();
   await page.context().close();
@@ -358,6 +363,79 @@ test('the studio creates a stream, adds and pins a product, and viewers see it',
   await live.waitForFunction(() => document.querySelector('#product-card').hidden, null, { timeout: 30000 });
   for (const p of [studio, viewer, live]) assert.deepEqual(p.errors, []);
   for (const p of [studio, viewer, live]) await p.context().close();
+});
+
+// The factory sees its stream's orders come in, newest first, refunds a paid one and exports the
+// stream's orders; older pages load on demand. A burst of orders makes about one refresh a
+// second, not one request per order.
+test('the studio lists orders as they come, refunds a paid one, pages back and exports CSV', { timeout: 90000 }, async () => {
+  const own = (await call('POST', '/api/streams', { title: '订单管理测试' }, factory.token)).json;
+  assert.equal((await call('POST', `/api/streams/${own.id}/products`, { sku: 'CUP', title: '陶瓷杯', price_cents: 2500, stock: 500 }, factory.token)).status, 201);
+  const studio = await newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  studio.on('dialog', (d) => d.accept());
+  await studio.goto(`${base}/studio#token=${factory.token}`);
+  await studio.locator('#stream-panel').waitFor({ state: 'visible', timeout: 10000 });
+  await studio.selectOption('#stream-select', own.id);
+  await studio.locator('#orders-empty').waitFor({ state: 'visible', timeout: 10000 });
+
+  const buyer = (await call('POST', '/api/sessions', { name: '退款测试' })).json.token;
+  const place = async (who, key, qty = 1) => {
+    const r = await call('POST', '/api/orders', { stream: own.id, sku: 'CUP', qty, idempotency_key: key }, who);
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    return r.json.order_id;
+  };
+  const paid = await place(buyer, 'refund-me', 2);
+  assert.equal((await call('POST', `/api/orders/${paid}/pay`, undefined, buyer)).status, 200);
+  const unpaid = await place(buyer, 'leave-me');
+  // The unpaid order's room event brings both in; the payment shows (it tells the room nothing).
+  await studio.locator(`tr[data-order="${paid}"][data-status="paid"]`).waitFor({ timeout: 10000 });
+  await studio.locator(`tr[data-order="${unpaid}"][data-status="created"]`).waitFor({ timeout: 10000 });
+  const rows = await studio.locator('#orders tr').evaluateAll((trs) => trs.map((t) => t.dataset.order));
+  assert.deepEqual(rows, [unpaid, paid], 'newest first');
+  assert.match(await studio.locator(`tr[data-order="${paid}"]`).innerText(), /陶瓷杯[\s\S]*50\.00[\s\S]*已支付/);
+
+  await studio.click(`button[data-refund="${paid}"]`);
+  await studio.locator(`tr[data-order="${paid}"][data-status="cancelled"]`).waitFor({ timeout: 10000 });
+  assert.equal(await studio.locator(`button[data-refund="${paid}"]`).count(), 0);
+  const order = (await call('GET', `/api/orders/${paid}`, undefined, factory.token)).json;
+  assert.equal(order.status, 'cancelled', "the server's order is refunded");
+  const stockOf = async () => (await call('GET', `/api/streams/${own.id}/products`)).json.products.find((p) => p.sku === 'CUP').stock;
+  await waitFor('the refunded stock back on sale', async () => (await stockOf()) === 499, 5000);
+  await studio.waitForFunction(() => document.querySelector('#k-gmv').textContent === '¥25.00', null, { timeout: 10000 });
+
+  // 60 more orders from 6 buyers (each session may place 10 at once) in one burst.
+  const gets = [];
+  studio.on('request', (r) => { if (r.method() === 'GET' && r.url().includes('/api/orders?')) gets.push(Date.now()); });
+  const burstStart = Date.now();
+  const buyers = await Promise.all([...Array(6)].map(async (_, i) => (await call('POST', '/api/sessions', { name: `买家${i}` })).json.token));
+  await Promise.all(buyers.flatMap((b, i) => [...Array(10)].map((_, j) => place(b, `burst-${i}-${j}`))));
+  await studio.waitForFunction(() => (document.querySelector('#orders tr') || { dataset: {} }).dataset.order?.endsWith('-62'), null, { timeout: 10000 });
+  const seconds = (Date.now() - burstStart) / 1000;
+  assert.ok(gets.length <= Math.ceil(seconds * 4 / 3) + 2, `${gets.length} list reads for 60 orders in ${seconds} s`);
+  const seqs = () => studio.locator('#orders tr').evaluateAll((trs) => trs.map((t) => Number(t.dataset.order.split('-').pop())));
+  const countdown = (n) => [...Array(n)].map((_, i) => 62 - i);
+  const merged = await seqs();
+  assert.deepEqual(merged, countdown(merged.length), 'orders merged as they came: newest first, no holes');
+  assert.equal(await studio.locator('#orders-more').isHidden(), merged.length === 62);
+
+  // A fresh look shows the newest 50 and pages back to the first order.
+  await studio.reload();
+  await studio.waitForFunction(() => document.querySelectorAll('#orders tr').length === 50, null, { timeout: 10000 });
+  assert.deepEqual(await seqs(), countdown(50));
+  await studio.click('#orders-more');
+  await studio.waitForFunction(() => document.querySelectorAll('#orders tr').length === 62, null, { timeout: 10000 });
+  assert.ok(await studio.locator('#orders-more').isHidden(), 'the first order is in');
+  assert.deepEqual(await seqs(), countdown(62));
+  assert.match(await studio.locator(`tr[data-order="${paid}"]`).innerText(), /已取消/);
+  await shot(studio, 'studio-orders');
+
+  const [download] = await Promise.all([studio.waitForEvent('download'), studio.click('#orders-csv')]);
+  const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'order_id,stream_id,sku,qty,amount_cents,amount_yuan,status,buyer_id,created_at,updated_at');
+  assert.equal(csv.length, 1 + 62);
+  assert.ok(csv.some((l) => l.startsWith(paid + ',') && l.includes(',cancelled,')));
+  assert.deepEqual(studio.errors, []);
+  await studio.context().close();
 });
 
 test('after the show, the replay shows each product card at the moment it was pinned', { timeout: 90000 }, async () => {

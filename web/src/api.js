@@ -58,6 +58,23 @@ export async function api(method, path, { token, body } = {}) {
   return { status: res.status, body: json };
 }
 
+// Downloads an authorized CSV export as a file: the export needs the Authorization header, so it
+// is fetched and handed to the browser as a blob.
+export async function downloadCsv(path, token, filename) {
+  const res = await fetch(path, { headers: { Authorization: 'Bearer ' + token } });
+  if (!res.ok) {
+    const code = { 401: 'unauthorized', 403: 'forbidden', 404: 'stream_not_found' }[res.status] || 'store_unavailable';
+    throw new ApiError(res.status, code);
+  }
+  const blob = await res.blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+}
+
 // A viewer identity, created once and kept in localStorage.
 export async function viewerSession() {
   const saved = JSON.parse(localStorage.getItem('bc_session') || 'null');

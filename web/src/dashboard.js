@@ -2,7 +2,7 @@
 // live chart fed by /ws/dashboard, totals, leaderboards, streams live now, CSV export and chat
 // moderation (ban, delete a message, keyword list).
 import uPlot from '/static/vendor/uPlot.esm.js';
-import { api, ApiError } from './api.js';
+import { api, downloadCsv } from './api.js';
 import { LiveSocket } from './chat.js';
 import { $, el, setStatusBadge, toast, tokenFromFragment, yuan } from './util.js';
 
@@ -129,18 +129,11 @@ $('#save-keywords').addEventListener('click', async () => {
   } catch (e) { toast(e.message, 'error'); }
 });
 
-// The export needs the Authorization header, so it is fetched and handed over as a file.
 $('#csv').addEventListener('click', async () => {
   const button = $('#csv');
   button.disabled = true;
   try {
-    const res = await fetch('/api/orders?format=csv', { headers: { Authorization: 'Bearer ' + token } });
-    if (!res.ok) throw new ApiError(res.status, res.status === 401 ? 'unauthorized' : 'store_unavailable');
-    const blob = await res.blob();
-    const a = el('a', { href: URL.createObjectURL(blob), download: `orders-${new Date().toISOString().slice(0, 10)}.csv` });
-    document.body.append(a);
-    a.click();
-    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    await downloadCsv('/api/orders?format=csv', token, `orders-${new Date().toISOString().slice(0, 10)}.csv`);
   } catch (e) {
     toast('导出失败：' + (e.message || e), 'error');
   } finally {

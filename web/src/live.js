@@ -3,7 +3,7 @@
 import { api, ApiError, forgetViewerSession, messageFor, viewerSession } from './api.js';
 import { CHAT_ERRORS, LiveSocket } from './chat.js';
 import { Player } from './player.js';
-import { $, clockTime, countdown, el, setStatusBadge, toast, yuan } from './util.js';
+import { $, clockTime, countdown, el, ORDER_STATUS, setStatusBadge, toast, yuan } from './util.js';
 
 const streamId = decodeURIComponent(location.pathname.split('/')[2] || '');
 const video = $('#video');
@@ -284,7 +284,6 @@ $('#buy-form').addEventListener('submit', async (ev) => {
 
 const ORDERS_KEY = 'bc_orders_' + streamId;
 const ORDERS_KEPT = 20;
-const ORDER_STATUS = { created: '待支付', paid: '已支付', cancelled: '已取消', expired: '已超时取消' };
 
 function savedOrders() {
   try {

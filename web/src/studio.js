@@ -1,14 +1,15 @@
 // Factory console (/studio#token=FACTORY_TOKEN): create streams (RTMP URL and key, OBS
-// settings), add and edit products, pin and unpin (optional flash-sale end), preview, and the
-// stream's viewers, likes, orders and GMV live.
-import { api, ApiError } from './api.js';
+// settings), add and edit products, pin and unpin (optional flash-sale end), preview, the
+// stream's viewers, likes, orders and GMV live, and its order list (refunds, CSV export).
+import { api, ApiError, downloadCsv } from './api.js';
 import { LiveSocket } from './chat.js';
 import { Player } from './player.js';
-import { $, el, parseYuan, setStatusBadge, toast, tokenFromFragment, yuan } from './util.js';
+import { $, el, ORDER_STATUS, parseYuan, setStatusBadge, throttle, toast, tokenFromFragment, yuan } from './util.js';
 
 const token = tokenFromFragment('bc_factory_token');
 const factoryId = (/^ft_(\d+)_/.exec(token) || [])[1] || '';
-const state = { streams: [], current: null, products: [], socket: null };
+const state = { streams: [], current: null, products: [], socket: null, orders: [], ordersBefore: null };
+const ORDERS_PAGE = 50;
 const player = new Player($('#preview'), {
   onState: (s, text) => {
     $('#preview-overlay').hidden = s === 'playing';
@@ -39,6 +40,9 @@ async function selectStream(id) {
   if (!id) { $('#stream-panel').hidden = true; return; }
   localStorage.setItem('bc_studio_stream', id);
   state.current = id;
+  state.orders = [];
+  state.ordersBefore = null;
+  renderOrders();
   $('#stream-panel').hidden = false;
   $('#viewer-link').href = '/live/' + id;
   renderKey(id);
@@ -49,11 +53,15 @@ async function selectStream(id) {
     onMessage: (m) => {
       if (m.type === 'likes') $('#k-likes').textContent = m.total;
       if (m.type === 'viewers') $('#k-viewers').textContent = m.count;
-      if (m.type === 'order' || m.type === 'stock' || m.type === 'product' || m.type === 'pin') { refreshStats(); loadProducts(); }
+      if (m.type === 'order' || m.type === 'stock' || m.type === 'product' || m.type === 'pin') refreshSoon();
     },
   });
-  await Promise.all([refreshStats(), loadProducts()]);
+  await Promise.all([refreshStats(), loadProducts(), loadOrders()]);
 }
+
+// The room's events ask for a fresh look at the numbers, the products and the orders; during a
+// flash sale thousands come each second, so they are read at most once a second.
+const refreshSoon = throttle(() => { refreshStats(); loadProducts(); loadOrders(); }, 1000);
 
 function renderKey(id) {
   const saved = JSON.parse(localStorage.getItem(keyStore(id)) || 'null');
@@ -135,6 +143,106 @@ async function pinProduct(sku) {
   } catch (e) { showError(e); }
 }
 
+// The stream's orders, newest first (GET /api/orders?order=desc). The newest page is read again on
+// the room's order and stock events and every 3 s (a payment tells the room nothing); older pages
+// on demand. Refunds of paid orders and cancels of unpaid ones are the seller's to make here.
+const seqOf = (o) => Number(o.order_id.slice(o.order_id.lastIndexOf('-') + 1));
+
+function ordersPath(extra) {
+  return `/api/orders?stream=${encodeURIComponent(state.current)}&order=desc&limit=${ORDERS_PAGE}${extra}`;
+}
+
+async function loadOrders() {
+  const id = state.current;
+  if (!id) return;
+  try {
+    const { body } = await api('GET', ordersPath(''), { token });
+    if (id !== state.current) return;
+    const fresh = body.orders;
+    const newestKept = state.orders.length ? seqOf(state.orders[0]) : 0;
+    const oldestFresh = fresh.length ? seqOf(fresh[fresh.length - 1]) : 0;
+    // Older pages stay below the fresh one, unless more orders came in than a page holds: then
+    // the list starts again at the newest page, so that it never has a hole.
+    const older = oldestFresh <= newestKept + 1 ? state.orders.filter((o) => seqOf(o) < oldestFresh) : [];
+    state.orders = fresh.concat(older);
+    if (!older.length) state.ordersBefore = body.next_before;
+    renderOrders();
+  } catch (e) { /* shown on the next action */ }
+}
+
+async function loadOlderOrders() {
+  const id = state.current;
+  const before = state.ordersBefore;
+  if (!id || !before) return;
+  try {
+    const { body } = await api('GET', ordersPath('&before=' + before), { token });
+    if (id !== state.current || before !== state.ordersBefore) return;
+    state.orders = state.orders.concat(body.orders.filter((o) => seqOf(o) < before));
+    state.ordersBefore = body.next_before;
+    renderOrders();
+  } catch (e) { showError(e); }
+}
+
+function productName(sku) {
+  const p = state.products.find((x) => x.sku === sku);
+  return p ? `${p.title}（${sku}）` : sku;
+}
+
+function renderOrders() {
+  $('#orders').replaceChildren(...state.orders.map((o) => {
+    const actions = [];
+    if (o.status === 'created') {
+      actions.push(el('button', { type: 'button', class: 'secondary', 'data-cancel': o.order_id,
+        onclick: () => cancelOrder(o, `取消这笔未支付的订单 ${o.order_id} 吗？库存会退回。`) }, '取消'));
+    }
+    if (o.status === 'paid') {
+      actions.push(el('button', { type: 'button', class: 'secondary', 'data-refund': o.order_id,
+        onclick: () => cancelOrder(o, `确定给订单 ${o.order_id} 退款 ¥${yuan(o.amount_cents)} 吗？库存会退回，成交额会扣除。`) }, '退款'));
+    }
+    return el('tr', { 'data-order': o.order_id, 'data-status': o.status },
+      el('td', {}, new Date(o.created_at).toLocaleString('zh-CN', { hour12: false })), el('td', {}, o.order_id),
+      el('td', {}, o.buyer), el('td', {}, productName(o.sku)), el('td', { class: 'num' }, o.qty),
+      el('td', { class: 'num' }, yuan(o.amount_cents)), el('td', { class: 'order-status' }, ORDER_STATUS[o.status] || o.status),
+      el('td', {}, el('div', { class: 'actions' }, ...actions)));
+  }));
+  $('#orders-empty').hidden = state.orders.length > 0;
+  $('#orders-more').hidden = !state.ordersBefore;
+}
+
+// Cancels an unpaid order or refunds a paid one: the stock, the buyer's allowance and the GMV come
+// back exactly once on the server, however often this is pressed.
+async function cancelOrder(o, question) {
+  if (!confirm(question)) return;
+  const refund = o.status === 'paid';
+  try {
+    const { body } = await api('POST', `/api/orders/${encodeURIComponent(o.order_id)}/cancel`, { token });
+    o.status = body.status;
+    toast(refund ? `已退款 ¥${yuan(o.amount_cents)}` : '订单已取消', 'ok');
+    refreshSoon();
+  } catch (e) {
+    // A refusal that names the order's state says what it is now.
+    const now = { order_expired: 'expired', order_cancelled: 'cancelled' }[e.code];
+    if (now) o.status = now;
+    showError(e);
+  }
+  renderOrders();
+}
+
+$('#orders-more').addEventListener('click', loadOlderOrders);
+
+$('#orders-csv').addEventListener('click', async () => {
+  const button = $('#orders-csv');
+  button.disabled = true;
+  try {
+    await downloadCsv(`/api/orders?stream=${encodeURIComponent(state.current)}&format=csv`, token,
+      `orders-${state.current}-${new Date().toISOString().slice(0, 10)}.csv`);
+  } catch (e) {
+    showError(e);
+  } finally {
+    button.disabled = false;
+  }
+});
+
 $('#unpin').addEventListener('click', async () => {
   try {
     await api('DELETE', `/api/streams/${state.current}/pin`, { token });
@@ -215,7 +323,7 @@ async function main() {
   try {
     await loadStreams();
   } catch (e) { showError(e); }
-  setInterval(refreshStats, 3000);
+  setInterval(() => { refreshStats(); loadOrders(); }, 3000);
 }
 
 main();

@@ -2,6 +2,9 @@
 
 export const CAMPAIGN = '品质东莞·线上绽放';
 
+// An order's status as the pages say it (the viewer's "我的订单" and the factory's order list).
+export const ORDER_STATUS = { created: '待支付', paid: '已支付', cancelled: '已取消', expired: '已超时取消' };
+
 // A token given as #token=... is remembered in localStorage under `key` and removed from the
 // address bar; the fragment never reaches the server, so tokens stay out of its logs.
 export function tokenFromFragment(key) {
@@ -30,6 +33,23 @@ export function parseYuan(text) {
   const m = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(String(text));
   if (!m) return null;
   return Number(m[1]) * 100 + Number((m[2] || '0').padEnd(2, '0'));
+}
+
+// fn at most once per `ms`: a call inside the window runs once at its end. A flash sale's
+// thousands of order events a second make one refresh a second, not thousands of requests.
+export function throttle(fn, ms) {
+  let last = 0;
+  let timer = null;
+  return () => {
+    if (timer) return;
+    const wait = last + ms - Date.now();
+    if (wait <= 0) {
+      last = Date.now();
+      fn();
+      return;
+    }
+    timer = setTimeout(() => { timer = null; last = Date.now(); fn(); }, wait);
+  };
 }
 
 export function countdown(ms) {
