@@ -256,11 +256,21 @@ test('my orders: each order is paid or cancelled from the page; a reload keeps t
   assert.equal(stored(paid), 'paid');
   assert.equal(stored(cancelled), 'cancelled');
 
+  // The seller refunds a paid order while the page is open but out of view: back in view, the
+  // page asks the server.
+  const kept = await buy();
+  await line(kept).locator('button.pay').click();
+  await page.waitForFunction((id) => document.querySelector(`#order-list li[data-order="${id}"]`).dataset.status === 'paid', kept, { timeout: 5000 });
+  assert.equal((await call('POST', `/api/orders/${kept}/cancel`, undefined, factory.token)).status, 200);
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await page.waitForFunction((id) => document.querySelector(`#order-list li[data-order="${id}"]`).dataset.status === 'cancelled', kept, { timeout: 5000 });
+  assert.equal(await line(paid).getAttribute('data-status'), 'paid');
+
   // The seller refunds the paid order while the page is away; the reloaded page asks the server.
   assert.equal((await call('POST', `/api/orders/${paid}/cancel`, undefined, factory.token)).status, 200);
   await page.reload();
   await line(cancelled).waitFor({ state: 'visible', timeout: 10000 });
-  assert.equal(await page.locator('#order-list li').first().getAttribute('data-order'), cancelled, 'newest first');
+  assert.equal(await page.locator('#order-list li').first().getAttribute('data-order'), kept, 'newest first');
   await page.waitForFunction((id) => document.querySelector(`#order-list li[data-order="${id}"]`)?.dataset.status === 'cancelled', paid, { timeout: 5000 });
   assert.equal(await line(cancelled).getAttribute('data-status'), 'cancelled');
   await shot(page, 'live-my-orders');

@@ -3,7 +3,7 @@
 import { api, ApiError, forgetViewerSession, messageFor, viewerSession } from './api.js';
 import { CHAT_ERRORS, LiveSocket } from './chat.js';
 import { Player } from './player.js';
-import { $, clockTime, countdown, el, ORDER_STATUS, setStatusBadge, toast, yuan } from './util.js';
+import { $, clockTime, countdown, el, ORDER_STATUS, setStatusBadge, throttle, toast, yuan } from './util.js';
 
 const streamId = decodeURIComponent(location.pathname.split('/')[2] || '');
 const video = $('#video');
@@ -387,8 +387,11 @@ async function changeOrder(o, action, button) {
   }
 }
 
-// On load, the server's word on each order that may have changed since (paid ones too: the
-// seller may have refunded them); its deadline is measured anew from the time left.
+// The server's word on each order that may have changed (paid ones too: the seller may have
+// refunded them): on load, each minute while the page is in view, and when it comes back into
+// view (a buyer back from paying elsewhere, a refund made meanwhile). An unpaid order keeps the
+// earlier of its deadlines: each is measured from an answer's time left, so neither is before
+// the server's.
 async function refreshOrders() {
   const open = savedOrders().filter((o) => o.status === 'created' || o.status === 'paid');
   if (open.length === 0) return;
@@ -398,7 +401,10 @@ async function refreshOrders() {
       const { body } = await api('GET', `/api/orders/${encodeURIComponent(o.id)}`, { token: session.token });
       updateOrder(o.id, (saved) => {
         saved.status = body.status;
-        if (typeof body.expires_in_ms === 'number') saved.pay_by = Date.now() + body.expires_in_ms;
+        if (typeof body.expires_in_ms === 'number') {
+          const payBy = Date.now() + body.expires_in_ms;
+          saved.pay_by = saved.pay_by ? Math.min(saved.pay_by, payBy) : payBy;
+        }
       });
     } catch {
       // Not reachable now, or placed under another session: it stays as it was.
@@ -408,6 +414,9 @@ async function refreshOrders() {
 
 renderOrders();
 refreshOrders();
+const refreshOrdersSoon = throttle(refreshOrders, 5000);
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshOrdersSoon(); });
+setInterval(() => { if (document.visibilityState === 'visible') refreshOrders(); }, 60000);
 
 // ---- chat, likes, viewers -----------------------------------------------------------------
 
