@@ -301,6 +301,7 @@ void Catalog::createStream(const std::string& factory_id, const std::string& tit
              if ((*replies)[0].integer == 0)
                return cb(std::unexpected(notFound("factory_not_found", "no factory " + factory_id)));
              std::string id = std::to_string((*replies)[1].integer);
+             stream_seq_ = std::max<int64_t>(stream_seq_, (*replies)[1].integer);
              std::string key = std::string(kStreamKeyPrefix) + id + "_" + randomHex(kSecretBytes);
              std::string created = std::to_string(now_ms);
              // meta first: a listed stream always has its meta.
@@ -337,11 +338,38 @@ void Catalog::getStream(const std::string& stream_id, Callback<StreamInfo> cb) {
     cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
     return;
   }
-  runBatch(redis_, streamCommands(stream_id), [stream_id, cb = std::move(cb)](auto replies) {
-    if (!replies) return cb(std::unexpected(replies.error()));
-    auto s = streamFrom(stream_id, (*replies)[0], (*replies)[1], (*replies)[2]);
-    if (!s) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
-    cb(std::move(*s));
+  whenStreamMayExist(stream_id, [this, stream_id, cb = std::move(cb)](bool may) mutable {
+    if (!may) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    runBatch(redis_, streamCommands(stream_id), [stream_id, cb = std::move(cb)](auto replies) {
+      if (!replies) return cb(std::unexpected(replies.error()));
+      auto s = streamFrom(stream_id, (*replies)[0], (*replies)[1], (*replies)[2]);
+      if (!s) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+      cb(std::move(*s));
+    });
+  });
+}
+
+void Catalog::whenStreamMayExist(const std::string& id, std::function<void(bool)> then) {
+  int64_t n = toInt64(id);  // a valid id: at most 18 digits
+  if (n <= stream_seq_) return then(true);
+  (stream_seq_reading_ ? seq_next_ : seq_in_flight_).push_back({n, std::move(then)});
+  if (!stream_seq_reading_) readStreamSeq();
+}
+
+void Catalog::readStreamSeq() {
+  stream_seq_reading_ = true;
+  ++stream_seq_reads_;
+  redis_.command({"GET", std::string(keys::kStreamSeq)}, [this](RedisResult r) {
+    auto c = checked(r);
+    if (c) stream_seq_ = std::max(stream_seq_, replyIntOr(**c, 0));
+    auto answered = std::move(seq_in_flight_);
+    seq_in_flight_.clear();
+    // Those that came during the read and are now under the counter need no read of their own.
+    for (auto& w : seq_next_) (w.id <= stream_seq_ ? answered : seq_in_flight_).push_back(std::move(w));
+    seq_next_.clear();
+    stream_seq_reading_ = false;
+    if (!seq_in_flight_.empty()) readStreamSeq();
+    for (auto& w : answered) w.then(!c || w.id <= stream_seq_);
   });
 }
 
@@ -449,6 +477,13 @@ void Catalog::listProducts(const std::string& stream_id, Callback<std::vector<Pr
     cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
     return;
   }
+  whenStreamMayExist(stream_id, [this, stream_id, cb = std::move(cb)](bool may) mutable {
+    if (!may) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    loadProducts(stream_id, std::move(cb));
+  });
+}
+
+void Catalog::loadProducts(const std::string& stream_id, Callback<std::vector<Product>> cb) {
   runBatch(redis_, {{"EXISTS", keys::meta(stream_id)}, {"HGETALL", keys::stock(stream_id)}},
            [this, stream_id, cb = std::move(cb)](auto replies) mutable {
              if (!replies) return cb(std::unexpected(replies.error()));
@@ -527,25 +562,28 @@ void Catalog::timeline(const std::string& stream_id, Callback<std::vector<Timeli
     cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
     return;
   }
-  runBatch(redis_,
-           {{"EXISTS", keys::meta(stream_id)},
-            {"XRANGE", keys::timeline(stream_id), "-", "+", "COUNT", max_timeline_}},
-           [stream_id, cb = std::move(cb)](auto replies) {
-             if (!replies) return cb(std::unexpected(replies.error()));
-             if ((*replies)[0].integer == 0)
-               return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
-             // XRANGE: [[id, [field, value, ...]], ...]
-             std::vector<TimelineEvent> out;
-             for (const auto& entry : (*replies)[1].elements) {
-               const RedisReply& fields = element(entry, 1);
-               TimelineEvent e;
-               e.type = field(fields, "type");
-               e.ts_ms = toInt64(field(fields, "ts"));
-               e.frame = field(fields, "frame");
-               out.push_back(std::move(e));
-             }
-             cb(std::move(out));
-           });
+  whenStreamMayExist(stream_id, [this, stream_id, cb = std::move(cb)](bool may) mutable {
+    if (!may) return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+    runBatch(redis_,
+             {{"EXISTS", keys::meta(stream_id)},
+              {"XRANGE", keys::timeline(stream_id), "-", "+", "COUNT", max_timeline_}},
+             [stream_id, cb = std::move(cb)](auto replies) {
+               if (!replies) return cb(std::unexpected(replies.error()));
+               if ((*replies)[0].integer == 0)
+                 return cb(std::unexpected(notFound("stream_not_found", "no stream " + stream_id)));
+               // XRANGE: [[id, [field, value, ...]], ...]
+               std::vector<TimelineEvent> out;
+               for (const auto& entry : (*replies)[1].elements) {
+                 const RedisReply& fields = element(entry, 1);
+                 TimelineEvent e;
+                 e.type = field(fields, "type");
+                 e.ts_ms = toInt64(field(fields, "ts"));
+                 e.frame = field(fields, "frame");
+                 out.push_back(std::move(e));
+               }
+               cb(std::move(out));
+             });
+  });
 }
 
 }  // namespace bloomcast::orders

@@ -13,6 +13,7 @@
 // Thread: loop thread. Owned by OrdersModule; must be destroyed after the RedisClient has
 // been closed (pending replies call back into it).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -142,7 +143,21 @@ class Catalog {
   // show in its next answer.
   uint64_t generation() const { return generation_; }
 
+  // Redis reads of the stream counter made by whenStreamMayExist (tests count them).
+  uint64_t streamSeqReads() const { return stream_seq_reads_; }
+
  private:
+  // Calls `then(true)` when stream `id` (a valid id) may exist, `then(false)` when it cannot.
+  // Stream ids come from INCR bc:seq:stream and streams are never deleted, so an id above the
+  // counter names no stream: the public reads of a made-up id are answered 404 without reading
+  // the stream (3 commands, unshared, since a miss is not kept). The counter is read again only
+  // for an id above its last value; ids that arrive while a read is under way wait for the next
+  // read (one sent after they arrived, so a stream created before a request is never missed),
+  // so a flood of made-up ids costs Redis one GET per round trip. A failed read answers true:
+  // the stream's own read then fails or finds it.
+  void whenStreamMayExist(const std::string& id, std::function<void(bool)> then);
+  void readStreamSeq();
+  void loadProducts(const std::string& stream_id, Callback<std::vector<Product>> cb);
   void loadStreams(std::vector<std::string> ids, Callback<std::vector<StreamInfo>> cb);
   template <class T>
   Callback<T> changing(Callback<T> cb) {
@@ -158,6 +173,15 @@ class Catalog {
   std::string max_timeline_;
   std::size_t list_page_;
   uint64_t generation_ = 0;
+  struct SeqWaiter {
+    int64_t id;
+    std::function<void(bool)> then;
+  };
+  int64_t stream_seq_ = 0;                // the highest stream id known to have been given out
+  bool stream_seq_reading_ = false;
+  std::vector<SeqWaiter> seq_in_flight_;  // arrived before the read under way was sent
+  std::vector<SeqWaiter> seq_next_;       // arrived after: wait for the next read
+  uint64_t stream_seq_reads_ = 0;
 };
 
 }  // namespace bloomcast::orders

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "OrdersFixture.h"
+#include "orders/ApiSupport.h"
 #include "orders/Catalog.h"
 #include "orders/Keys.h"
 
@@ -451,6 +452,57 @@ TEST_F(Catalog, ChatCanAskWhetherATokenIsTheStreamsHost) {
   EXPECT_FALSE(*ask(other.secret));
   EXPECT_FALSE(*ask(newSession()));
   EXPECT_FALSE(*ask("ft_1_" + std::string(48, '0')));
+}
+
+// Stream ids come from INCR and streams are never deleted, so an id above the counter names no
+// stream: its public reads are 404 without reading the stream (they were 3 commands each, a miss
+// not being shared), and ids made up at once share the counter's reads. A stream another node
+// has just created is found at once all the same.
+TEST_F(Catalog, AStreamIdAboveTheCounterIsNotFoundWithoutReadingTheStream) {
+  auto f = createFactory();
+  auto s = createStream(f);
+  auto reads = [&] { return commandCalls("hgetall") + commandCalls("xrange"); };
+  int64_t before = reads();
+  for (const char* what : {"", "/products", "/timeline"})
+    ASSERT_EQ(get("/api/streams/" + s.id + what).status, 200) << what;
+  EXPECT_EQ(reads(), before + 3) << "a known stream's reads reach Redis";
+
+  std::string made_up = std::to_string(std::stoll(s.id) + 1000);
+  before = reads();
+  for (const char* what : {"", "/products", "/timeline"}) {
+    auto res = get("/api/streams/" + made_up + what);
+    EXPECT_EQ(res.status, 404) << what;
+    EXPECT_NE(res.body.find("stream_not_found"), std::string::npos) << res.body;
+  }
+  EXPECT_EQ(reads(), before) << "no stream was read for an id above the counter";
+
+  // 100 made-up ids in one loop turn: the first read of the counter, then one for the 99 that
+  // came while it was under way.
+  auto& catalog = module_->catalog();
+  uint64_t counter_reads = lt_.sync([&] { return catalog.streamSeqReads(); });
+  std::atomic<int> not_found{0};
+  lt_.sync([&] {
+    for (int i = 0; i < 100; ++i)
+      catalog.getStream(std::to_string(std::stoll(s.id) + 2000 + i), [&](std::expected<StreamInfo, Error> r) {
+        if (!r && r.error().code == "stream_not_found") ++not_found;
+      });
+  });
+  ASSERT_TRUE(waitUntil([&] { return not_found == 100; }));
+  EXPECT_EQ(lt_.sync([&] { return catalog.streamSeqReads(); }), counter_reads + 2);
+
+  // Another node on the same Redis creates a stream; this node finds it on the first ask.
+  std::promise<std::expected<IdAndSecret, Error>> made;
+  std::unique_ptr<bloomcast::orders::Catalog> other;
+  lt_.sync([&] {
+    other = std::make_unique<bloomcast::orders::Catalog>(*redis_, module_->sessions(), kAdmin, 100);
+    other->createStream(f.id, "另一节点", api::systemClockMs(), [&](auto r) { made.set_value(std::move(r)); });
+  });
+  auto fresh = made.get_future().get();
+  lt_.sync([&] { other.reset(); });
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().message;
+  auto found = get("/api/streams/" + fresh->id);
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(nlohmann::json::parse(found.body)["title"], "另一节点");
 }
 
 }  // namespace
